@@ -1,0 +1,41 @@
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as References from "effect/References"
+import * as HttpRouter from "effect/http/HttpRouter"
+import { createServer } from "node:http"
+import { accessLog } from "./server/AccessLog.ts"
+import { AppConfig } from "./server/AppConfig.ts"
+import * as Database from "./server/Database.ts"
+import * as HttpApp from "./server/HttpApp.ts"
+import { PageCursor } from "./server/PageCursor.ts"
+import { TaskRepo } from "./server/TaskRepo.ts"
+
+const Logging = Layer.unwrap(Effect.map(AppConfig, ({ logFormat, logLevel }) =>
+  Layer.mergeAll(
+    Logger.layer([logFormat === "json" ? Logger.consoleJson : Logger.consolePretty()]),
+    Layer.succeed(References.MinimumLogLevel, AppConfig.logLevel(logLevel))
+  )))
+
+// On SIGTERM/SIGINT the server stops accepting, lets in-flight requests
+// finish (up to SHUTDOWN_TIMEOUT), and only then is the pool closed.
+const HttpServerLive = Layer.unwrap(Effect.map(AppConfig, ({ host, port, shutdownTimeout }) =>
+  NodeHttpServer.layer(createServer, { host, port, gracefulShutdownTimeout: shutdownTimeout })))
+
+const Server = Layer.unwrap(Effect.map(AppConfig, ({ logFormat }) =>
+  HttpRouter.serve(HttpApp.routes, {
+    disableLogger: true,
+    middleware: accessLog({ structured: logFormat === "json" })
+  })))
+
+const Main = Server.pipe(
+  Layer.provide([TaskRepo.layer, PageCursor.layer]),
+  Layer.provide(Database.layer),
+  Layer.provide(HttpServerLive),
+  Layer.provide(Logging),
+  Layer.provide(AppConfig.layer)
+)
+
+Layer.launch(Main).pipe(NodeRuntime.runMain)

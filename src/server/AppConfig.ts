@@ -1,0 +1,48 @@
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+
+const defaultDatabaseUrl = "postgres://postgres@127.0.0.1:5432/postgres"
+
+const appConfig = Config.all({
+  databaseUrl: Config.Redacted("DATABASE_URL").pipe(
+    Config.option,
+    Config.map(Option.getOrUndefined)
+  ),
+  host: Config.String("HOST").pipe(Config.withDefault("0.0.0.0")),
+  port: Config.Port("PORT").pipe(Config.withDefault(3000)),
+  logLevel: Config.Literals(["debug", "info", "warning", "error"], "LOG_LEVEL").pipe(Config.withDefault("info")),
+  logFormat: Config.Literals(["pretty", "json"], "LOG_FORMAT").pipe(
+    Config.withDefault(process.stdout.isTTY ? "pretty" : "json")
+  ),
+  // Cursors are signed with this key; set it when several instances serve
+  // the same clients, or when cursors must survive a restart.
+  cursorSecret: Config.Redacted("CURSOR_SECRET").pipe(Config.option, Config.map(Option.getOrUndefined)),
+  shutdownTimeout: Config.Duration("SHUTDOWN_TIMEOUT").pipe(Config.withDefault(Duration.seconds(10))),
+  databaseTimeout: Config.Duration("DATABASE_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5)))
+})
+
+type Settings = Config.Success<typeof appConfig>
+
+export class AppConfig extends Context.Service<AppConfig, Settings>()("task-api/server/AppConfig") {
+  // Variables come from the environment first and `.env` second.
+  static readonly layer = Layer.effect(AppConfig, appConfig).pipe(
+    Layer.provide(ConfigProvider.layerAdd(
+      ConfigProvider.fromDotEnv().pipe(
+        Effect.catch(() => Effect.succeed(ConfigProvider.fromUnknown({})))
+      )
+    )),
+    Layer.provide(NodeFileSystem.layer)
+  )
+
+  static readonly defaultDatabaseUrl = defaultDatabaseUrl
+
+  static readonly logLevel = (level: Settings["logLevel"]): LogLevel.LogLevel =>
+    level === "debug" ? "Debug" : level === "warning" ? "Warn" : level === "error" ? "Error" : "Info"
+}

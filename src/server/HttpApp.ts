@@ -1,0 +1,28 @@
+import * as Layer from "effect/Layer"
+import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
+import * as HttpApiScalar from "effect/http-api/HttpApiScalar"
+import { Api } from "../api/Api.ts"
+import { JsonBodyGuard } from "./JsonBodyGuard.ts"
+import * as MethodNotAllowed from "./MethodNotAllowed.ts"
+import * as ProblemResponses from "./ProblemResponses.ts"
+import { SystemHttp } from "./SystemHttp.ts"
+import { TasksHttp } from "./TasksHttp.ts"
+
+export const openapiPath = "/openapi.json"
+export const docsPath = "/docs"
+
+/**
+ * Every route of the service and the middleware around them. It needs a
+ * TaskRepo and a PageCursor: main provides the PostgreSQL ones, tests the
+ * in-memory ones.
+ */
+export const routes = Layer.mergeAll(
+  HttpApiBuilder.layer(Api, { openapiPath }).pipe(
+    Layer.provide([TasksHttp, SystemHttp]),
+    Layer.provide([JsonBodyGuard, ProblemResponses.ValidationProblems])
+  ),
+  // The page embeds its script, so it works with no network.
+  HttpApiScalar.layer(Api, { path: docsPath, scalar: { withDefaultFonts: false } }),
+  MethodNotAllowed.layer(Api, [openapiPath, docsPath]),
+  ProblemResponses.ProblemResponses
+)

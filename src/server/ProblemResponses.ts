@@ -1,0 +1,122 @@
+import * as ByteSize from "effect/ByteSize"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServerError from "effect/http/HttpServerError"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as HttpApiError from "effect/http-api/HttpApiError"
+import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"
+import * as SchemaIssue from "effect/SchemaIssue"
+import type * as Types from "effect/Types"
+import { maxBodyBytes } from "../api/JsonBody.ts"
+
+const problemContentType = "application/problem+json"
+
+const titles: Record<number, string> = {
+  400: "Bad Request",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  500: "Internal Server Error",
+  503: "Service Unavailable"
+}
+
+const details: Record<number, string> = {
+  400: "The request could not be read.",
+  413: `The request body is larger than ${maxBodyBytes} bytes.`,
+  415: "The request body must be application/json.",
+  500: "The server failed to handle the request.",
+  503: "The service is unavailable; try again shortly."
+}
+
+/** An RFC 9457 problem document with `about:blank` as its type. */
+export const problem = (
+  status: number,
+  detail: string,
+  headers?: Record<string, string>
+): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.jsonUnsafe(
+    { type: "about:blank", title: titles[status] ?? "Error", status, detail },
+    { status, contentType: problemContentType, ...(headers ? { headers } : {}) }
+  )
+
+// Whatever produced an error response without a problem body (the router's
+// empty 404, the body reader's 413, a defect's 500), the client gets one. The
+// original headers, such as `Allow`, are kept.
+const toProblem = (
+  response: HttpServerResponse.HttpServerResponse,
+  request: HttpServerRequest.HttpServerRequest
+): HttpServerResponse.HttpServerResponse => {
+  if (response.status < 400 || response.headers["content-type"]?.startsWith(problemContentType)) return response
+  const detail = response.status === 404
+    ? `No resource at ${request.method} ${request.url.split("?")[0]}.`
+    : details[response.status] ?? titles[response.status] ?? "The request failed."
+  const { "content-type": _, "content-length": __, ...headers } = response.headers
+  return problem(response.status, detail, headers)
+}
+
+const maxBodySize = ByteSize.bytes(maxBodyBytes)
+
+/**
+ * Global router middleware: caps request bodies, turns every failure into a
+ * problem document, and logs the cause of every 500 (the body never carries
+ * it).
+ */
+export const ProblemResponses = HttpRouter.middleware((httpEffect) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const exit = yield* httpEffect.pipe(
+      Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBodySize),
+      Effect.exit
+    )
+    if (exit._tag === "Success") return toProblem(exit.value, request)
+    const [response] = yield* HttpServerError.causeResponse(exit.cause)
+    if (response.status >= 500 && !Cause.hasInterruptsOnly(exit.cause)) {
+      yield* Effect.logError("Request failed", exit.cause)
+    }
+    return toProblem(response, request)
+    // Every failure is answered here; the cast only restores the router's
+    // marker type for errors that middleware may leave to the next one.
+  }) as Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled, HttpServerRequest.HttpServerRequest>, {
+    global: true
+  })
+
+const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
+
+const slots = { Params: "params", Headers: "headers", Query: "query", Payload: "payload" } as const
+
+/**
+ * Request validation failures as 400 problems that name each bad field, with
+ * a `detail` line that names the first one.
+ */
+export const ValidationProblems = HttpApiMiddleware.layerSchemaErrorTransform(
+  HttpApiMiddleware.ProblemDetails,
+  (error) => {
+    if (error.kind === "Body" || error.kind === "ResponseHeaders") {
+      return Effect.andThen(
+        Effect.logError("Response encoding failed", error.cause),
+        Effect.fail(new HttpApiError.InternalServerErrorProblem({ detail: details[500]! }))
+      )
+    }
+    const slot = slots[error.kind]
+    const errors = formatIssues(error.cause.issue).issues.map((issue) => ({
+      path: [slot, ...(issue.path ?? []).map((segment) => {
+        const key = typeof segment === "object" ? segment.key : segment
+        return typeof key === "number" ? key : String(key)
+      })],
+      message: issue.message
+    }))
+    const first = errors[0]
+    const detail = first === undefined
+      ? "The request is invalid."
+      : first.path.length === 1 && slot === "payload"
+      ? `The request body is invalid: ${first.message}.`
+      : `Invalid ${first.path.join(".")}: ${first.message}.` +
+        (errors.length > 1 ? ` (${errors.length - 1} more problem${errors.length > 2 ? "s" : ""})` : "")
+    return Effect.fail(new HttpApiError.BadRequestProblem({ detail, errors }))
+  }
+)
+

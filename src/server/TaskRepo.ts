@@ -1,0 +1,191 @@
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as SqlClient from "effect/sql/SqlClient"
+import { isSqlError, type SqlError } from "effect/sql/SqlError"
+import { randomUUID } from "node:crypto"
+import type { CreateTask, Task, TaskId, TaskStatus, UpdateTask } from "../domain/Task.ts"
+import { ServiceUnavailable, TaskNotFound } from "../domain/TaskErrors.ts"
+import { AppConfig } from "./AppConfig.ts"
+import type { PagePosition } from "./PageCursor.ts"
+
+export interface ListRequest {
+  readonly limit: number
+  readonly status?: TaskStatus | undefined
+  readonly after?: PagePosition | undefined
+}
+
+const notFound = (id: TaskId) => new TaskNotFound({ detail: `No task has the id ${id}.` })
+const unavailable = new ServiceUnavailable({ detail: "The database cannot be reached; try again shortly." })
+
+// Timestamps are rendered by PostgreSQL in the wire format, so rows need no
+// Date round trip in JavaScript.
+const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+const taskColumns = `id, title, description, status, ${iso("created_at")} AS created_at, ${iso("updated_at")} AS updated_at`
+
+/** The next `updated_at`: now, but always after the previous one, so every change moves it. */
+const nextUpdatedAt = (previous: string, now: number): string =>
+  new Date(Math.max(now, Date.parse(previous) + 1)).toISOString()
+
+export class TaskRepo extends Context.Service<TaskRepo, {
+  create(input: CreateTask): Effect.Effect<Task, ServiceUnavailable>
+  /** Up to `limit` tasks, newest first, strictly after `after` when given. */
+  list(request: ListRequest): Effect.Effect<ReadonlyArray<Task>, ServiceUnavailable>
+  findById(id: TaskId): Effect.Effect<Task, TaskNotFound | ServiceUnavailable>
+  update(id: TaskId, changes: UpdateTask): Effect.Effect<Task, TaskNotFound | ServiceUnavailable>
+  remove(id: TaskId): Effect.Effect<void, TaskNotFound | ServiceUnavailable>
+  /** Succeeds while the store can serve requests. */
+  readonly ready: Effect.Effect<void, ServiceUnavailable>
+}>()("task-api/server/TaskRepo") {
+  static readonly layer = Layer.effect(
+    TaskRepo,
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const { databaseTimeout } = yield* AppConfig
+
+      // The repository boundary: a database that cannot answer (gone, or too
+      // slow) is a 503 the client may retry; any other SQL failure is a bug.
+      const boundary = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, Exclude<E, SqlError> | ServiceUnavailable> =>
+        effect.pipe(
+          Effect.catch((error): Effect.Effect<never, Exclude<E, SqlError> | ServiceUnavailable> =>
+            !isSqlError(error)
+              ? Effect.fail(error as Exclude<E, SqlError>)
+              : isUnavailable(error)
+              ? Effect.fail(unavailable)
+              : Effect.die(error)
+          ),
+          Effect.timeoutOrElse({ duration: databaseTimeout, orElse: () => Effect.fail(unavailable) })
+        )
+
+      const one = (rows: ReadonlyArray<Task>, id: TaskId) =>
+        rows.length === 0 ? Effect.fail(notFound(id)) : Effect.succeed(rows[0]!)
+
+      const create = (input: CreateTask) =>
+        sql<Task>`
+          INSERT INTO tasks (id, title, description, status)
+          VALUES (${randomUUID()}, ${input.title}, ${input.description ?? null}, ${input.status ?? "pending"})
+          RETURNING ${sql.literal(taskColumns)}`.pipe(
+            Effect.map((rows) => rows[0]!),
+            boundary
+          )
+
+      const list = ({ after, limit, status }: ListRequest) =>
+        boundary(sql<Task>`
+          SELECT ${sql.literal(taskColumns)} FROM tasks
+          WHERE ${
+          sql.and([
+            ...(status === undefined ? [] : [sql`status = ${status}`]),
+            ...(after === undefined ? [] : [sql`(created_at, id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`])
+          ])
+        }
+          ORDER BY created_at DESC, id DESC
+          LIMIT ${limit}`)
+
+      const findById = (id: TaskId) =>
+        sql<Task>`SELECT ${sql.literal(taskColumns)} FROM tasks WHERE id = ${id}`.pipe(
+          Effect.flatMap((rows) => one(rows, id)),
+          boundary
+        )
+
+      // One statement: fields left out keep their value, and `updated_at`
+      // moves only when a value really changes.
+      const update = (id: TaskId, changes: UpdateTask) => {
+        const title = changes.title ?? null
+        const setDescription = changes.description !== undefined
+        const description = changes.description ?? null
+        const status = changes.status ?? null
+        return sql<Task>`
+          UPDATE tasks SET
+            title = COALESCE(${title}::text, title),
+            description = CASE WHEN ${setDescription} THEN ${description}::text ELSE description END,
+            status = COALESCE(${status}::text, status),
+            updated_at = CASE
+              WHEN (COALESCE(${title}::text, title),
+                    CASE WHEN ${setDescription} THEN ${description}::text ELSE description END,
+                    COALESCE(${status}::text, status))
+                   IS DISTINCT FROM (title, description, status)
+              THEN GREATEST(clock_timestamp(), updated_at + interval '1 millisecond')
+              ELSE updated_at
+            END
+          WHERE id = ${id}
+          RETURNING ${sql.literal(taskColumns)}`.pipe(
+            Effect.flatMap((rows) => one(rows, id)),
+            boundary
+          )
+      }
+
+      const remove = (id: TaskId) =>
+        sql<{ id: string }>`DELETE FROM tasks WHERE id = ${id} RETURNING id`.pipe(
+          Effect.flatMap((rows) => rows.length === 0 ? Effect.fail(notFound(id)) : Effect.void),
+          boundary
+        )
+
+      const ready = boundary(Effect.asVoid(sql`SELECT 1`))
+
+      return TaskRepo.of({ create, list, findById, update, remove, ready })
+    })
+  )
+
+  /** Tasks in a Map: for fast tests of everything above the database. */
+  static readonly layerMemory = Layer.sync(TaskRepo, () => {
+    const tasks = new Map<string, Task>()
+    let lastCreatedAt = 0
+
+    const newestFirst = (a: Task, b: Task) =>
+      a.created_at === b.created_at ? (a.id < b.id ? 1 : -1) : (a.created_at < b.created_at ? 1 : -1)
+    const isAfter = (task: Task, position: PagePosition) =>
+      task.created_at < position.createdAt || (task.created_at === position.createdAt && task.id < position.id)
+
+    const findById = (id: TaskId) => {
+      const task = tasks.get(id)
+      return task === undefined ? Effect.fail(notFound(id)) : Effect.succeed(task)
+    }
+
+    return TaskRepo.of({
+      create: (input) =>
+        Effect.sync(() => {
+          // Real wall-clock time, kept strictly increasing so the order of
+          // creation is the order of listing, as in PostgreSQL.
+          lastCreatedAt = Math.max(Date.now(), lastCreatedAt + 1)
+          const now = new Date(lastCreatedAt).toISOString()
+          const task: Task = {
+            id: randomUUID() as TaskId,
+            title: input.title,
+            description: input.description ?? null,
+            status: input.status ?? "pending",
+            created_at: now,
+            updated_at: now
+          }
+          tasks.set(task.id, task)
+          return task
+        }),
+      list: ({ after, limit, status }) =>
+        Effect.sync(() =>
+          Array.from(tasks.values())
+            .filter((task) => (status === undefined || task.status === status) && (after === undefined || isAfter(task, after)))
+            .sort(newestFirst)
+            .slice(0, limit)
+        ),
+      findById,
+      update: (id, changes) =>
+        Effect.map(findById(id), (task) => {
+          const changed: Task = { ...task, ...changes }
+          if (changed.title === task.title && changed.description === task.description && changed.status === task.status) {
+            return task
+          }
+          const updated = { ...changed, updated_at: nextUpdatedAt(task.updated_at, Date.now()) }
+          tasks.set(id, updated)
+          return updated
+        }),
+      remove: (id) => Effect.map(findById(id), () => void tasks.delete(id)),
+      ready: Effect.void
+    })
+  })
+}
+
+const isUnavailable = (error: SqlError): boolean => {
+  if (error.reason.isRetryable) return true
+  // 57P01..57P05: the server is shutting down, starting up or refusing connections.
+  const code = (error.reason.cause as { code?: unknown } | undefined)?.code
+  return typeof code === "string" && code.startsWith("57P")
+}

@@ -1,0 +1,45 @@
+import * as Effect from "effect/Effect"
+import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
+import * as HttpApiError from "effect/http-api/HttpApiError"
+import * as HttpApiSchema from "effect/http-api/HttpApiSchema"
+import { Api } from "../api/Api.ts"
+import { PageCursor } from "./PageCursor.ts"
+import { TaskRepo } from "./TaskRepo.ts"
+
+const invalidCursor = new HttpApiError.BadRequestProblem({
+  detail: "The cursor was not issued by this service.",
+  errors: [{ path: ["query", "cursor"], message: "Expected a next_cursor value from a previous page" }]
+})
+
+export const TasksHttp = HttpApiBuilder.group(
+  Api,
+  "tasks",
+  Effect.fnUntraced(function*(handlers) {
+    const repo = yield* TaskRepo
+    const cursors = yield* PageCursor
+
+    return handlers
+      .handle("create", ({ payload }) =>
+        Effect.map(repo.create(payload), (task) =>
+          HttpApiSchema.withHeaders({ body: task, headers: { location: `/tasks/${task.id}` } })))
+      .handle("list", ({ query }) => {
+        const after = query.cursor === undefined ? undefined : cursors.decode(query.cursor)
+        if (query.cursor !== undefined && after === undefined) return Effect.fail(invalidCursor)
+        // One row more than asked tells whether another page exists, so a
+        // last page that is exactly full still ends with a null cursor.
+        return Effect.map(repo.list({ limit: query.limit + 1, status: query.status, after }), (rows) => {
+          const items = rows.slice(0, query.limit)
+          const last = items.at(-1)
+          return {
+            items,
+            next_cursor: rows.length > query.limit && last !== undefined
+              ? cursors.encode({ createdAt: last.created_at, id: last.id })
+              : null
+          }
+        })
+      })
+      .handle("get", ({ params }) => repo.findById(params.id))
+      .handle("update", ({ params, payload }) => repo.update(params.id, payload))
+      .handle("delete", ({ params }) => repo.remove(params.id))
+  })
+)
