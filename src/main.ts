@@ -27,6 +27,7 @@ const HttpServerLive = Layer.unwrap(Effect.map(AppConfig, ({ host, port, shutdow
 const Server = Layer.unwrap(Effect.map(AppConfig, ({ logFormat }) =>
   HttpRouter.serve(HttpApp.routes, {
     disableLogger: true,
+    routerConfig: HttpApp.routerConfig,
     middleware: accessLog({ structured: logFormat === "json" })
   })))
 
@@ -35,7 +36,8 @@ const Main = Server.pipe(
   Layer.provide(Database.layer),
   Layer.provide(HttpServerLive),
   Layer.provide(Logging),
-  Layer.provide(AppConfig.layer)
+  Layer.provide(AppConfig.layer),
+  Layer.provide(AppConfig.environment)
 )
 
 Layer.launch(Main).pipe(NodeRuntime.runMain)

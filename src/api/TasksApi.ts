@@ -1,5 +1,6 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import * as HttpApiEndpoint from "effect/http-api/HttpApiEndpoint"
 import * as HttpApiError from "effect/http-api/HttpApiError"
 import * as HttpApiGroup from "effect/http-api/HttpApiGroup"
@@ -12,8 +13,9 @@ import { JsonBody } from "./JsonBody.ts"
 const taskPath = { id: TaskId }
 
 export const ListTasksQuery = {
-  limit: Schema.NumberFromString.pipe(
-    Schema.decodeTo(PageLimit),
+  // Digits only: "1e1" or " 5" are not limits a client means to send.
+  limit: Schema.String.check(Schema.isPattern(/^[0-9]{1,3}$/)).pipe(
+    Schema.decodeTo(PageLimit, SchemaTransformation.numberFromString),
     Schema.withDecodingDefaultKey(Effect.succeed("50"))
   ),
   status: Schema.optionalKey(TaskStatus),

@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 
 const defaultDatabaseUrl = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -16,7 +17,10 @@ const appConfig = Config.all({
     Config.map(Option.getOrUndefined)
   ),
   host: Config.String("HOST").pipe(Config.withDefault("0.0.0.0")),
-  port: Config.Port("PORT").pipe(Config.withDefault(3000)),
+  // 0 asks the system for a free port, as tests do.
+  port: Config.schema(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 })), "PORT").pipe(
+    Config.withDefault(3000)
+  ),
   logLevel: Config.Literals(["debug", "info", "warning", "error"], "LOG_LEVEL").pipe(Config.withDefault("info")),
   logFormat: Config.Literals(["pretty", "json"], "LOG_FORMAT").pipe(
     Config.withDefault(process.stdout.isTTY ? "pretty" : "json")
@@ -31,15 +35,14 @@ const appConfig = Config.all({
 type Settings = Config.Success<typeof appConfig>
 
 export class AppConfig extends Context.Service<AppConfig, Settings>()("task-api/server/AppConfig") {
-  // Variables come from the environment first and `.env` second.
-  static readonly layer = Layer.effect(AppConfig, appConfig).pipe(
-    Layer.provide(ConfigProvider.layerAdd(
-      ConfigProvider.fromDotEnv().pipe(
-        Effect.catch(() => Effect.succeed(ConfigProvider.fromUnknown({})))
-      )
-    )),
-    Layer.provide(NodeFileSystem.layer)
-  )
+  static readonly layer = Layer.effect(AppConfig, appConfig)
+
+  /** Variables from the process environment first, then from `.env`. */
+  static readonly environment = ConfigProvider.layerAdd(
+    ConfigProvider.fromDotEnv().pipe(
+      Effect.catch(() => Effect.succeed(ConfigProvider.fromUnknown({})))
+    )
+  ).pipe(Layer.provide(NodeFileSystem.layer))
 
   static readonly defaultDatabaseUrl = defaultDatabaseUrl
 

@@ -1,3 +1,4 @@
+import type * as FindMyWay from "effect/http/FindMyWay"
 import * as Layer from "effect/Layer"
 import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
 import * as HttpApiScalar from "effect/http-api/HttpApiScalar"
@@ -7,6 +8,9 @@ import * as MethodNotAllowed from "./MethodNotAllowed.ts"
 import * as ProblemResponses from "./ProblemResponses.ts"
 import { SystemHttp } from "./SystemHttp.ts"
 import { TasksHttp } from "./TasksHttp.ts"
+
+// Paths are case-sensitive (RFC 3986); the router's default is not.
+export const routerConfig: Partial<FindMyWay.RouterConfig> = { caseSensitive: true }
 
 export const openapiPath = "/openapi.json"
 export const docsPath = "/docs"

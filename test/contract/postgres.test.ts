@@ -1,0 +1,4 @@
+import { postgresTarget } from "../support/Targets.ts"
+import { taskApiContract } from "./TaskApiContract.ts"
+
+taskApiContract("PostgreSQL TaskRepo", postgresTarget)

@@ -1,0 +1,4 @@
+import { serverTarget } from "../support/Targets.ts"
+import { taskApiContract } from "./TaskApiContract.ts"
+
+taskApiContract("the built server over HTTP", () => serverTarget())
