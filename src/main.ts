@@ -1,9 +1,12 @@
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as References from "effect/References"
+import * as Runtime from "effect/Runtime"
 import * as HttpRouter from "effect/http/HttpRouter"
 import { createServer } from "node:http"
 import { accessLog } from "./server/AccessLog.ts"
@@ -31,13 +34,20 @@ const Server = Layer.unwrap(Effect.map(AppConfig, ({ logFormat }) =>
     middleware: accessLog({ structured: logFormat === "json" })
   })))
 
+// Built bottom-up: the database is migrated before the port opens, so no
+// request arrives at a server that cannot answer it yet.
 const Main = Server.pipe(
+  Layer.provide(HttpServerLive),
   Layer.provide([TaskRepo.layer, PageCursor.layer]),
   Layer.provide(Database.layer),
-  Layer.provide(HttpServerLive),
   Layer.provide(Logging),
   Layer.provide(AppConfig.layer),
   Layer.provide(AppConfig.environment)
 )
 
-Layer.launch(Main).pipe(NodeRuntime.runMain)
+// A shutdown asked for by SIGTERM/SIGINT that completes is a clean exit (0),
+// not the 130 of an interrupted program.
+Layer.launch(Main).pipe(NodeRuntime.runMain({
+  teardown: (exit, onExit) =>
+    Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : Runtime.defaultTeardown(exit, onExit)
+}))

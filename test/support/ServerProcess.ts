@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process"
+import * as net from "node:net"
 import { fileURLToPath } from "node:url"
 
 const entry = fileURLToPath(new URL("../../dist/start.js", import.meta.url))
@@ -13,49 +14,63 @@ export interface ServerProcess {
   readonly exited: Promise<number | null>
 }
 
-/**
- * Starts the built server (`dist/start.js`, run `npm run build` first) on a
- * free port and resolves once it listens.
- */
-export const startServer = (env: Record<string, string>, options?: { readonly cwd?: string }) =>
-  new Promise<ServerProcess>((resolve, reject) => {
-    const child = spawn(process.execPath, [entry], {
-      cwd: options?.cwd,
-      env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: "0", LOG_FORMAT: "json", ...env },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    const output: Array<string> = []
-    const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)))
-    let started = false
-    const onLine = (line: string) => {
-      output.push(line)
-      const listening = /Listening on http:\/\/[^:]+:(\d+)/.exec(line)
-      if (listening !== null && !started) {
-        started = true
-        const url = `http://127.0.0.1:${listening[1]}`
-        resolve({
-          url,
-          child,
-          output,
-          exited,
-          stop: (signal = "SIGTERM") => {
-            if (child.exitCode === null) child.kill(signal)
-            return exited
-          }
-        })
-      }
-    }
-    for (const stream of [child.stdout, child.stderr]) {
-      let buffered = ""
-      stream.setEncoding("utf8")
-      stream.on("data", (chunk: string) => {
-        buffered += chunk
-        const lines = buffered.split("\n")
-        buffered = lines.pop()!
-        lines.forEach(onLine)
-      })
-    }
-    void exited.then((code) => {
-      if (!started) reject(new Error(`The server exited with ${code} before listening:\n${output.join("\n")}`))
+export const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const probe = net.createServer()
+    probe.once("error", reject)
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as net.AddressInfo
+      probe.close(() => resolve(port))
     })
   })
+
+/**
+ * Starts the built server (`dist/start.js`: run `npm run build` first) on a
+ * free port, and resolves once `/health` answers.
+ */
+export const startServer = async (
+  env: Record<string, string>,
+  options?: { readonly cwd?: string }
+): Promise<ServerProcess> => {
+  const port = env.PORT ?? String(await freePort())
+  const child = spawn(process.execPath, [entry], {
+    cwd: options?.cwd,
+    env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", LOG_FORMAT: "json", ...env, PORT: port },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  const output: Array<string> = []
+  for (const stream of [child.stdout, child.stderr]) {
+    let buffered = ""
+    stream.setEncoding("utf8")
+    stream.on("data", (chunk: string) => {
+      buffered += chunk
+      const lines = buffered.split("\n")
+      buffered = lines.pop()!
+      output.push(...lines)
+    })
+  }
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 30_000
+  while (true) {
+    if (child.exitCode !== null) throw new Error(`The server exited with ${child.exitCode}:\n${output.join("\n")}`)
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL")
+      throw new Error(`The server did not answer /health in 30 s:\n${output.join("\n")}`)
+    }
+    const healthy = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) })
+      .then((response) => response.ok, () => false)
+    if (healthy) break
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return {
+    url,
+    child,
+    output,
+    exited,
+    stop: (signal = "SIGTERM") => {
+      if (child.exitCode === null) child.kill(signal)
+      return exited
+    }
+  }
+}

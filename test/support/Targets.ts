@@ -19,11 +19,13 @@ export interface Target {
 }
 
 /** The service's routes over the given repository, as a fetch-style handler. */
-export const makeHandler = (repo: Layer.Layer<TaskRepo, unknown>) =>
+export const makeHandler = (repo: Layer.Layer<TaskRepo, unknown>, services: Layer.Layer<never> = Layer.empty) =>
   HttpRouter.toWebHandler(
     HttpApp.routes.pipe(
       Layer.provide([repo, PageCursor.layerRandom]),
-      Layer.provide(HttpServer.layerServices)
+      Layer.provide(HttpServer.layerServices),
+      // Merged, so that request fibers (not only layer construction) see them.
+      Layer.provideMerge(services)
     ),
     { disableLogger: true, routerConfig: HttpApp.routerConfig }
   )
@@ -75,7 +77,8 @@ export const serverTarget = async (env: Record<string, string> = {}): Promise<Se
   const server = await startServer({ DATABASE_URL: database.url, ...env })
   return {
     server,
-    fetch: (path, init) => fetch(new URL(path, server.url), init),
+    // Concatenated, not resolved: a path such as "//x" must reach the server as sent.
+    fetch: (path, init) => fetch(server.url + path, init),
     reset: async () => void await database.query("TRUNCATE tasks"),
     close: async () => {
       await server.stop()

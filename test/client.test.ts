@@ -1,0 +1,56 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
+import { makeClient } from "../src/client.ts"
+import { TaskRepo } from "../src/server/TaskRepo.ts"
+import { makeHandler } from "./support/Targets.ts"
+
+// The typed client, wired to the in-process handler in place of the network.
+const client = Effect.gen(function*() {
+  const web = makeHandler(TaskRepo.layerMemory)
+  yield* Effect.addFinalizer(() => Effect.promise(() => web.dispose()))
+  return yield* makeClient("http://task-api.test").pipe(
+    Effect.provideService(FetchHttpClient.Fetch, ((input: string | URL | Request, init?: RequestInit) =>
+      web.handler(new Request(input, init))) as typeof fetch)
+  )
+})
+
+describe("the typed client", () => {
+  it.live("creates, reads, pages, updates and deletes tasks", () =>
+    Effect.gen(function*() {
+      const tasks = (yield* client).tasks
+      const created = yield* tasks.create({ payload: { title: "First" } })
+      const first = created.body
+      assert.strictEqual(created.headers.location, `/tasks/${first.id}`)
+      const second = (yield* tasks.create({ payload: { title: "Second", status: "in_progress" } })).body
+      assert.strictEqual(first.title, "First")
+      assert.strictEqual(first.status, "pending")
+      assert.deepStrictEqual(yield* tasks.get({ params: { id: first.id } }), first)
+
+      const page = yield* tasks.list({ query: { limit: 1 } })
+      assert.deepStrictEqual(page.items, [second])
+      assert.isNotNull(page.next_cursor)
+      const rest = yield* tasks.list({ query: { limit: 1, cursor: page.next_cursor! } })
+      assert.deepStrictEqual(rest, { items: [first], next_cursor: null })
+
+      const updated = yield* tasks.update({ params: { id: first.id }, payload: { description: "details" } })
+      assert.strictEqual(updated.description, "details")
+      yield* tasks.delete({ params: { id: first.id } })
+      const missing = yield* Effect.flip(tasks.get({ params: { id: first.id } }))
+      assert.strictEqual(missing._tag, "TaskNotFound")
+    }).pipe(Effect.scoped))
+
+  it.live("receives the problems of the contract as typed failures", () =>
+    Effect.gen(function*() {
+      const { tasks } = yield* client
+      const invalidCursor = yield* Effect.flip(tasks.list({ query: { limit: 10, cursor: "forged" } }))
+      assert.strictEqual(invalidCursor._tag, "BadRequestProblem")
+      assert.deepStrictEqual(
+        invalidCursor._tag === "BadRequestProblem" ? invalidCursor.errors?.map((error) => error.path) : [],
+        [["query", "cursor"]]
+      )
+      // The client validates what it sends, so a bad payload fails before the request.
+      const refused = yield* Effect.flip(tasks.create({ payload: { title: "" } }))
+      assert.include(String(refused), "code points")
+    }).pipe(Effect.scoped))
+})

@@ -1,0 +1,126 @@
+import { execFileSync, spawnSync } from "node:child_process"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import * as net from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { freePort, startServer } from "../support/ServerProcess.ts"
+import { createTestDatabase, type TestDatabase } from "../support/TestDatabase.ts"
+
+let database: TestDatabase
+beforeAll(async () => {
+  database = await createTestDatabase()
+})
+afterAll(() => database.drop())
+
+/** Sends a POST whose body arrives only when `finish` is called: a request in flight. */
+const startSlowPost = (url: string, body: string) => {
+  const { hostname, port } = new URL(url)
+  const socket = net.connect(Number(port), hostname)
+  let response = ""
+  socket.setEncoding("utf8")
+  socket.on("data", (chunk: string) => (response += chunk))
+  const closed = new Promise<string>((resolve) => socket.on("close", () => resolve(response)))
+  const connected = new Promise<void>((resolve) => socket.once("connect", () => resolve()))
+  return connected.then(() => {
+    socket.write(
+      `POST /tasks HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body.slice(0, 5)}`
+    )
+    // `write`, not `end`: a half-closed socket reads as a client that went away.
+    return { finish: () => socket.write(body.slice(5)), closed }
+  })
+}
+
+describe("graceful shutdown", () => {
+  it("on SIGTERM refuses new connections, finishes the request in flight, then exits 0", async () => {
+    const server = await startServer({ DATABASE_URL: database.url })
+    const slow = await startSlowPost(server.url, JSON.stringify({ title: "in flight" }))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    server.child.kill("SIGTERM")
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    await expect(fetch(new URL("/health", server.url))).rejects.toThrow()
+    expect(server.child.exitCode).toBeNull()
+    slow.finish()
+    expect(await slow.closed).toMatch(/^HTTP\/1\.1 201 /)
+    expect(await server.exited).toBe(0)
+    const stored = await database.query<{ title: string }>("SELECT title FROM tasks WHERE title = 'in flight'")
+    expect(stored).toHaveLength(1)
+  })
+
+  it("stops waiting for a request that never finishes at SHUTDOWN_TIMEOUT", async () => {
+    const server = await startServer({ DATABASE_URL: database.url, SHUTDOWN_TIMEOUT: "1 second" })
+    const stuck = await startSlowPost(server.url, JSON.stringify({ title: "never finished" }))
+    const started = performance.now()
+    server.child.kill("SIGTERM")
+    const code = await server.exited
+    expect(performance.now() - started).toBeLessThan(5_000)
+    expect(code).toBe(0)
+    await stuck.closed
+  })
+})
+
+describe("logging and configuration", () => {
+  it("logs one JSON line per request with method, path, status and latency", async () => {
+    const server = await startServer({ DATABASE_URL: database.url, LOG_FORMAT: "json" })
+    await fetch(new URL("/tasks/not-a-uuid?x=1", server.url))
+    await server.stop()
+    const lines = server.output.map((line) => JSON.parse(line) as { message: string; annotations: Record<string, unknown> })
+    const access = lines.filter((line) => line.annotations.path === "/tasks/not-a-uuid")
+    expect(access).toHaveLength(1)
+    expect(access[0]!.annotations).toMatchObject({ method: "GET", status: 400, duration_ms: expect.any(Number) })
+    expect(lines.some((line) => line.message.startsWith("Using PostgreSQL at"))).toBe(true)
+  })
+
+  it("reads .env from the working directory, the real environment winning", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "task-api-env-"))
+    writeFileSync(join(dir, ".env"), `DATABASE_URL=${database.url}\nPORT=1\nLOG_LEVEL=warning\n`)
+    // PORT=1 from .env would fail to bind; the environment's PORT must win.
+    const server = await startServer({ PORT: String(await freePort()) }, { cwd: dir })
+    const response = await fetch(new URL("/ready", server.url))
+    expect(response.status).toBe(200)
+    await server.stop()
+    // LOG_LEVEL=warning came from .env: no info lines, such as the access log.
+    expect(server.output.filter((line) => line.includes("\"INFO\""))).toEqual([])
+  })
+
+  it("refuses to start on a database it cannot reach, saying which one", async () => {
+    const result = spawnSync(process.execPath, [fileURLToPath(new URL("../../dist/start.js", import.meta.url))], {
+      env: { PATH: process.env.PATH, DATABASE_URL: "postgres://nobody:secret@127.0.0.1:1/nowhere", LOG_FORMAT: "json" },
+      encoding: "utf8",
+      timeout: 30_000
+    })
+    expect(result.status).toBe(1)
+    const output = result.stdout + result.stderr
+    expect(output).toContain("Cannot start on PostgreSQL at 127.0.0.1:1/nowhere")
+    expect(output).not.toContain("secret")
+  })
+})
+
+describe("the Node.js version guard", () => {
+  const systemNode = (() => {
+    try {
+      return execFileSync("/usr/bin/node", ["--version"], { encoding: "utf8" }).trim()
+    } catch {
+      return undefined
+    }
+  })()
+  const isOld = systemNode !== undefined && Number(systemNode.slice(1).split(".")[0]) < 22
+
+  it.runIf(isOld)(`fails at once with a clear message on an old Node (${systemNode})`, () => {
+    for (const script of ["dist/start.js", "src/requireNode.js"]) {
+      const result = spawnSync("/usr/bin/node", [fileURLToPath(new URL(`../../${script}`, import.meta.url))], {
+        encoding: "utf8"
+      })
+      expect(result.status).toBe(1)
+      expect(result.stderr).toContain("task-api needs Node.js 22.19 or newer")
+      expect(result.stderr).toContain(systemNode)
+    }
+  })
+
+  it("lets the current Node through", () => {
+    const result = spawnSync(process.execPath, [fileURLToPath(new URL("../../src/requireNode.js", import.meta.url))])
+    expect(result.status).toBe(0)
+  })
+})
