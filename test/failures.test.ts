@@ -35,7 +35,10 @@ const expectNothingLeaked = async (response: Response, status: number) => {
 }
 
 /** A repository whose every operation ends with `outcome`. */
-const repoThatAlways = (outcome: Effect.Effect<never, ServiceUnavailable>, ready = outcome) =>
+const repoThatAlways = (
+  outcome: Effect.Effect<never, ServiceUnavailable>,
+  ready: Effect.Effect<void, ServiceUnavailable> = outcome
+) =>
   Layer.succeed(TaskRepo, TaskRepo.of({
     create: () => outcome,
     list: () => outcome,
