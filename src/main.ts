@@ -45,9 +45,18 @@ const Main = Server.pipe(
   Layer.provide(AppConfig.environment)
 )
 
-// A shutdown asked for by SIGTERM/SIGINT that completes is a clean exit (0),
-// not the 130 of an interrupted program.
-Layer.launch(Main).pipe(NodeRuntime.runMain({
-  teardown: (exit, onExit) =>
-    Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : Runtime.defaultTeardown(exit, onExit)
-}))
+// A failure to start is told in one line (which database, which variable);
+// only a defect, a bug, gets a stack trace. A shutdown asked for by
+// SIGTERM/SIGINT that completes is a clean exit (0), not the 130 of an
+// interrupted program.
+Layer.launch(Main).pipe(
+  Effect.tapError((error) =>
+    Effect.logError(`Cannot start: ${error.message || (error.cause instanceof Error ? error.cause.message : error)}`)
+  ),
+  Effect.tapDefect((defect) => Effect.logError("Unexpected failure", defect)),
+  NodeRuntime.runMain({
+    disableErrorReporting: true,
+    teardown: (exit, onExit) =>
+      Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : Runtime.defaultTeardown(exit, onExit)
+  })
+)

@@ -9,13 +9,12 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 
-const defaultDatabaseUrl = "postgres://postgres@127.0.0.1:5432/postgres"
-
 const appConfig = Config.all({
   databaseUrl: Config.Redacted("DATABASE_URL").pipe(
     Config.option,
     Config.map(Option.getOrUndefined)
   ),
+  dataDir: Config.String("DATA_DIR").pipe(Config.withDefault("./.data")),
   host: Config.String("HOST").pipe(Config.withDefault("0.0.0.0")),
   // 0 asks the system for a free port, as tests do.
   port: Config.schema(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 })), "PORT").pipe(
@@ -43,8 +42,6 @@ export class AppConfig extends Context.Service<AppConfig, Settings>()("task-api/
       Effect.catch(() => Effect.succeed(ConfigProvider.fromUnknown({})))
     )
   ).pipe(Layer.provide(NodeFileSystem.layer))
-
-  static readonly defaultDatabaseUrl = defaultDatabaseUrl
 
   static readonly logLevel = (level: Settings["logLevel"]): LogLevel.LogLevel =>
     level === "debug" ? "Debug" : level === "warning" ? "Warn" : level === "error" ? "Error" : "Info"

@@ -13,41 +13,56 @@ import { fromSqlDirectory } from "./SqlMigrations.ts"
 
 export const migrationsDirectory = fileURLToPath(new URL("../../migrations", import.meta.url))
 
+const poolSize = 10
+
 const runMigrations = Migrator.make({})({ loader: fromSqlDirectory(migrationsDirectory) })
 
 /** Where the service's data lives, without credentials, for the logs. */
 const describe = (url: string) => {
-  const { hostname, port, pathname } = new URL(url)
+  const { hostname, pathname, port } = new URL(url)
   return `PostgreSQL at ${hostname}:${port || "5432"}${pathname}`
 }
 
+/** A pool over `url`, migrated before anything uses it. */
+const pool = (url: Redacted.Redacted, target: string, timeout: AppConfig["Service"]["databaseTimeout"]) => {
+  const client = PgClient.layer({ url, maxConnections: poolSize, connectTimeout: timeout, applicationName: "task-api" })
+  // Migrating also proves the database answers; while it does not, start-up
+  // waits (about 10 s) and then fails with a message naming the database.
+  const migrated = Layer.effectDiscard(
+    runMigrations.pipe(
+      Effect.tapError((error) => Effect.logWarning(`Waiting for ${target}: ${error.message}`)),
+      Effect.retry({ schedule: Schedule.spaced("1 second"), times: 9 }),
+      Effect.tap((applied) =>
+        Effect.logInfo(
+          `Using ${target}` +
+            (applied.length > 0 ? `; applied migrations ${applied.map(([id, name]) => `${id}_${name}`).join(", ")}` : "")
+        )
+      ),
+      Effect.mapError((error) => new Error(`${target} does not answer: ${error.message}`))
+    )
+  ).pipe(Layer.provide([NodeFileSystem.layer, NodePath.layer]))
+  return migrated.pipe(Layer.provideMerge(client))
+}
+
+// Loaded only when used: a service on a real PostgreSQL never loads PGlite.
+const embedded = (dataDir: string) =>
+  Effect.promise(() => import("./EmbeddedPostgres.ts")).pipe(
+    Effect.flatMap((EmbeddedPostgres) => EmbeddedPostgres.serve(dataDir, { maxConnections: poolSize })),
+    Effect.mapError((error) => new Error(error.message))
+  )
+
 /**
- * The SqlClient the service runs on: a pool over `DATABASE_URL`, migrated
- * before the service takes traffic. Migrating also proves that the database
- * answers; while it does not, start-up waits (up to ~10 s) and then fails
- * with a clear message instead of serving 503s from the first request.
+ * The SqlClient the service runs on: PostgreSQL at `DATABASE_URL`, or, when
+ * it is unset, an embedded PostgreSQL (PGlite) kept in `DATA_DIR`, reached
+ * over a local socket by the same client, so one code path serves both.
  */
-export const layer: Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, unknown, AppConfig> = Layer.unwrap(
+export const layer: Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, Error, AppConfig> = Layer.unwrap(
   Effect.gen(function*() {
     const config = yield* AppConfig
-    const url = config.databaseUrl ?? Redacted.make(AppConfig.defaultDatabaseUrl)
-    const target = describe(Redacted.value(url))
-    const client = PgClient.layer({
-      url,
-      maxConnections: 10,
-      connectTimeout: config.databaseTimeout,
-      applicationName: "task-api"
-    })
-    const migrated = Layer.effectDiscard(
-      runMigrations.pipe(
-        Effect.tapError((error) => Effect.logWarning(`Waiting for ${target}: ${error.message}`)),
-        Effect.retry({ schedule: Schedule.spaced("1 second"), times: 9 }),
-        Effect.tap((applied) =>
-          Effect.logInfo(`Using ${target}` + (applied.length > 0 ? `; applied migrations ${applied.map(([id, name]) => `${id}_${name}`).join(", ")}` : ""))
-        ),
-        Effect.mapError((error) => new Error(`Cannot start on ${target}: ${error.message}`))
-      )
-    ).pipe(Layer.provide([NodeFileSystem.layer, NodePath.layer]))
-    return migrated.pipe(Layer.provideMerge(client))
+    if (config.databaseUrl !== undefined) {
+      return pool(config.databaseUrl, describe(Redacted.value(config.databaseUrl)), config.databaseTimeout)
+    }
+    const { directory, url } = yield* embedded(config.dataDir)
+    return pool(Redacted.make(url), `the embedded PostgreSQL (PGlite) in ${directory}`, config.databaseTimeout)
   })
 )

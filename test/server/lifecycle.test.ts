@@ -93,7 +93,7 @@ describe("logging and configuration", () => {
     })
     expect(result.status).toBe(1)
     const output = result.stdout + result.stderr
-    expect(output).toContain("Cannot start on PostgreSQL at 127.0.0.1:1/nowhere")
+    expect(output).toContain("Cannot start: PostgreSQL at 127.0.0.1:1/nowhere does not answer")
     expect(output).not.toContain("secret")
   })
 })

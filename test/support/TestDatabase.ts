@@ -1,13 +1,41 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
+import { PGlite } from "@electric-sql/pglite"
+import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import * as SqlClient from "effect/sql/SqlClient"
 import { randomBytes } from "node:crypto"
+import * as net from "node:net"
 
 /** The server tests create their databases on: `TEST_DATABASE_URL`, `DATABASE_URL` or the local one. */
 export const adminUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ??
   "postgres://postgres@127.0.0.1:5432/postgres"
+
+const isReachable = (url: string) =>
+  new Promise<boolean>((resolve) => {
+    const { hostname, port } = new URL(url)
+    const socket = net.connect({ host: hostname, port: Number(port || 5432), timeout: 1_000 })
+    const done = (reachable: boolean) => {
+      socket.destroy()
+      resolve(reachable)
+    }
+    socket.once("connect", () => done(true))
+    socket.once("error", () => done(false))
+    socket.once("timeout", () => done(false))
+  })
+
+/**
+ * `TEST_DATABASE=postgres` or `embedded` chooses; by default the tests use
+ * PostgreSQL when one answers at `adminUrl`, and the embedded PGlite when not,
+ * so `npm test` passes on a machine without PostgreSQL.
+ */
+export const testDatabaseKind: Promise<"postgres" | "embedded"> = (async () => {
+  const chosen = process.env.TEST_DATABASE
+  if (chosen === "postgres" || chosen === "embedded") return chosen
+  if (chosen !== undefined && chosen !== "") throw new Error(`TEST_DATABASE must be postgres or embedded, not ${chosen}`)
+  return (await isReachable(adminUrl)) ? "postgres" : "embedded"
+})()
 
 const connect = (url: string) => ManagedRuntime.make(PgClient.layer({ url: Redacted.make(url), maxConnections: 2 }))
 
@@ -24,20 +52,39 @@ export interface TestDatabase {
   readonly drop: () => Promise<void>
 }
 
-/** A fresh, empty database of its own, so test files never see each other's rows. */
-export const createTestDatabase = async (): Promise<TestDatabase> => {
-  const name = `task_api_test_${randomBytes(6).toString("hex")}`
-  await run(adminUrl, `CREATE DATABASE ${name}`)
-  const url = new URL(adminUrl)
-  url.pathname = `/${name}`
-  const runtime = connect(url.href)
+const withClient = (url: string, drop: () => Promise<void>): TestDatabase => {
+  const runtime = connect(url)
   return {
-    url: url.href,
+    url,
     query: <A extends object>(statement: string) =>
       runtime.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe<A>(statement))),
     drop: async () => {
       await runtime.dispose()
-      await run(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await drop()
     }
   }
 }
+
+/** A PostgreSQL database of its own on the server at `adminUrl`. */
+const createPostgresDatabase = async () => {
+  const name = `task_api_test_${randomBytes(6).toString("hex")}`
+  await run(adminUrl, `CREATE DATABASE ${name}`)
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  return withClient(url.href, () => run(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).then(() => {}))
+}
+
+/** An in-memory PGlite of its own, behind a socket, as the service runs it. */
+const createEmbeddedDatabase = async () => {
+  const db = await PGlite.create()
+  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 16 })
+  await server.start()
+  return withClient(`postgres://postgres@${server.getServerConn()}/postgres`, async () => {
+    await server.stop()
+    await db.close()
+  })
+}
+
+/** A fresh, empty database, so test files never see each other's rows. */
+export const createTestDatabase = async (): Promise<TestDatabase> =>
+  (await testDatabaseKind) === "postgres" ? createPostgresDatabase() : createEmbeddedDatabase()
