@@ -1,7 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
-import { makeClient } from "../src/client.ts"
+// Imported as a consumer would: through the package's "./client" export.
+import { makeClient } from "task-api/client"
 import { TaskRepo } from "../src/server/TaskRepo.ts"
 import { makeHandler } from "./support/Targets.ts"
 

@@ -2,7 +2,7 @@ import * as HttpApi from "effect/http-api/HttpApi"
 import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"
 import * as OpenApi from "effect/http-api/OpenApi"
 import { SystemApi } from "./SystemApi.ts"
-import { TasksApi } from "./TasksApi.ts"
+import { documentQueryTypes, TasksApi } from "./TasksApi.ts"
 
 // The whole contract, importable alone by servers, clients and tests.
 export class Api extends HttpApi.make("task-api")
@@ -17,6 +17,9 @@ export class Api extends HttpApi.make("task-api")
   .annotateMerge(OpenApi.annotations({
     title: "Task API",
     version: "0.1.0",
-    description: "Create, list, read, update and delete tasks. Every error is an RFC 9457 problem document."
+    description: "Create, list, read, update and delete tasks. Every error is an RFC 9457 problem document.",
+    license: { name: "MIT", identifier: "MIT" },
+    servers: [{ url: "/", description: "The server that serves this document" }],
+    transform: documentQueryTypes
   }))
 {}

@@ -1,23 +1,20 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import * as SchemaTransformation from "effect/SchemaTransformation"
 import * as HttpApiEndpoint from "effect/http-api/HttpApiEndpoint"
 import * as HttpApiError from "effect/http-api/HttpApiError"
 import * as HttpApiGroup from "effect/http-api/HttpApiGroup"
 import * as HttpApiSchema from "effect/http-api/HttpApiSchema"
 import * as OpenApi from "effect/http-api/OpenApi"
-import { CreateTask, PageLimit, Task, TaskId, TaskPage, TaskStatus, UpdateTask } from "../domain/Task.ts"
+import { CreateTask, PageLimit, pageLimits, Task, TaskId, TaskPage, TaskStatus, UpdateTask } from "../domain/Task.ts"
 import { ServiceUnavailable, TaskNotFound } from "../domain/TaskErrors.ts"
 import { JsonBody } from "./JsonBody.ts"
 
 const taskPath = { id: TaskId }
 
 export const ListTasksQuery = {
-  // Digits only: "1e1" or " 5" are not limits a client means to send.
-  limit: Schema.String.check(Schema.isPattern(/^[0-9]{1,3}$/)).pipe(
-    Schema.decodeTo(PageLimit, SchemaTransformation.numberFromString),
-    Schema.withDecodingDefaultKey(Effect.succeed("50"))
-  ),
+  // Declared as the integer it is: HttpApi decodes it from the query string,
+  // and the OpenAPI document shows its real type and bounds.
+  limit: PageLimit.pipe(Schema.withDecodingDefaultKey(Effect.succeed(pageLimits.default))),
   status: Schema.optionalKey(TaskStatus),
   cursor: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(512)))
 }
@@ -66,3 +63,19 @@ export class TasksApi extends HttpApiGroup.make("tasks")
   )
   .annotateMerge(OpenApi.annotations({ title: "Tasks", description: "Create, list, read, update and delete tasks." }))
 {}
+
+/**
+ * Query values travel as strings, so HttpApi documents `limit` as one; this
+ * puts its real type and bounds, from the same constants, in the document.
+ */
+export const documentQueryTypes = (spec: Record<string, any>) => {
+  for (const parameter of spec.paths?.["/tasks"]?.get?.parameters ?? []) {
+    if (parameter.name === "limit") {
+      parameter.schema = { type: "integer", ...pageLimits }
+      parameter.description = "How many tasks a page holds."
+    }
+    if (parameter.name === "cursor") parameter.description = "The `next_cursor` of the previous page."
+    if (parameter.name === "status") parameter.description = "Only tasks with this status."
+  }
+  return spec
+}

@@ -46,14 +46,28 @@ export const Task = Schema.Struct({
   status: TaskStatus,
   created_at: Timestamp,
   updated_at: Timestamp
-}).annotate({ identifier: "Task" })
+}).annotate({
+  identifier: "Task",
+  examples: [{
+    id: "0193a1c4-6f7e-7b3a-9c1d-2f4e5a6b7c8d" as TaskId,
+    title: "Write the quarterly report",
+    description: "Numbers from finance first",
+    status: "pending",
+    created_at: "2026-11-24T10:15:30.123Z",
+    updated_at: "2026-11-24T10:15:30.123Z"
+  }]
+})
 export type Task = typeof Task.Type
 
 export const CreateTask = Schema.Struct({
   title: TaskTitle,
   description: Schema.optionalKey(Schema.NullOr(TaskDescription)),
   status: Schema.optionalKey(TaskStatus)
-}).annotate({ identifier: "CreateTask" })
+}).annotate({
+  identifier: "CreateTask",
+  description: "`status` is `pending` when left out; `description` is null when left out.",
+  examples: [{ title: "Write the quarterly report", description: "Numbers from finance first" }]
+})
 export type CreateTask = typeof CreateTask.Type
 
 export const UpdateTask = Schema.Struct({
@@ -66,7 +80,9 @@ export const UpdateTask = Schema.Struct({
 })
 export type UpdateTask = typeof UpdateTask.Type
 
-export const PageLimit = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100 }))
+export const pageLimits = { minimum: 1, maximum: 100, default: 50 } as const
+
+export const PageLimit = Schema.Int.check(Schema.isBetween({ minimum: pageLimits.minimum, maximum: pageLimits.maximum }))
 
 export const TaskPage = Schema.Struct({
   items: Schema.Array(Task),

@@ -289,7 +289,7 @@ export const taskApiContract = (name: string, makeTarget: () => Promise<Target>)
         expect((await listTasks(target, "?limit=100")).items).toHaveLength(3)
       })
 
-      it.each(["0", "101", "-1", "1.5", "abc", "", "1e1"])("refuses limit=%s with a 400 naming query.limit", async (limit) => {
+      it.each(["0", "101", "-1", "1.5", "abc", "", "0x10", "%205", "1e3"])("refuses limit=%s with a 400 naming query.limit", async (limit) => {
         await expectInvalid(await target.fetch(`/tasks?limit=${limit}`), ["query", "limit"])
       })
 
