@@ -1,8 +1,8 @@
 import type * as FindMyWay from "effect/http/FindMyWay"
 import * as Layer from "effect/Layer"
 import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
-import * as HttpApiScalar from "effect/http-api/HttpApiScalar"
 import { Api } from "../api/Api.ts"
+import * as DocsPage from "./DocsPage.ts"
 import { JsonBodyGuard } from "./JsonBodyGuard.ts"
 import * as MethodNotAllowed from "./MethodNotAllowed.ts"
 import * as ProblemResponses from "./ProblemResponses.ts"
@@ -25,8 +25,7 @@ export const routes = Layer.mergeAll(
     Layer.provide([TasksHttp, SystemHttp]),
     Layer.provide([JsonBodyGuard, ProblemResponses.ValidationProblems])
   ),
-  // The page embeds its script, so it works with no network.
-  HttpApiScalar.layer(Api, { path: docsPath, scalar: { withDefaultFonts: false } }),
+  DocsPage.layer(docsPath),
   MethodNotAllowed.layer(Api, [openapiPath, docsPath]),
   ProblemResponses.ProblemResponses
 )

@@ -1,5 +1,6 @@
 import * as ByteSize from "effect/ByteSize"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
 import * as HttpRouter from "effect/http/HttpRouter"
@@ -66,18 +67,16 @@ const maxBodySize = ByteSize.bytes(maxBodyBytes)
  * it).
  */
 export const ProblemResponses = HttpRouter.middleware((httpEffect) =>
-  Effect.gen(function*() {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const exit = yield* httpEffect.pipe(
-      Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBodySize),
-      Effect.exit
-    )
-    if (exit._tag === "Success") return toProblem(exit.value, request)
-    const [response] = yield* HttpServerError.causeResponse(exit.cause)
-    if (response.status >= 500 && !Cause.hasInterruptsOnly(exit.cause)) {
-      yield* Effect.logError("Request failed", exit.cause)
-    }
-    return toProblem(response, request)
+  Effect.withFiber((fiber) => {
+    const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
+    return Effect.matchCauseEffect(Effect.provideService(httpEffect, HttpIncomingMessage.MaxBodySize, maxBodySize), {
+      onSuccess: (response) => Effect.succeed(toProblem(response, request)),
+      onFailure: (cause) =>
+        Effect.flatMap(HttpServerError.causeResponse(cause), ([response]) =>
+          response.status >= 500 && !Cause.hasInterruptsOnly(cause)
+            ? Effect.as(Effect.logError("Request failed", cause), toProblem(response, request))
+            : Effect.succeed(toProblem(response, request)))
+    })
     // Every failure is answered here; the cast only restores the router's
     // marker type for errors that middleware may leave to the next one.
   }) as Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled, HttpServerRequest.HttpServerRequest>, {

@@ -19,7 +19,9 @@ const notFound = (id: TaskId) => new TaskNotFound({ detail: `No task has the id 
 const unavailable = new ServiceUnavailable({ detail: "The database cannot be reached; try again shortly." })
 
 // Timestamps are rendered by PostgreSQL in the wire format, so rows need no
-// Date round trip in JavaScript.
+// Date round trip in JavaScript. The output names shadow the columns, so
+// ORDER BY must qualify them (`tasks.created_at`) to sort by the indexed
+// timestamp rather than the formatted string.
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 const taskColumns = `id, title, description, status, ${iso("created_at")} AS created_at, ${iso("updated_at")} AS updated_at`
 
@@ -78,7 +80,7 @@ export class TaskRepo extends Context.Service<TaskRepo, {
             ...(after === undefined ? [] : [sql`(created_at, id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`])
           ])
         }
-          ORDER BY created_at DESC, id DESC
+          ORDER BY tasks.created_at DESC, tasks.id DESC
           LIMIT ${limit}`)
 
       const findById = (id: TaskId) =>

@@ -1,0 +1,275 @@
+// npm run bench [-- --rows 10000 --duration 10 --connections 32 --warmup 3 --only service]
+//
+// Seeds a database, starts the built service and the bare baseline
+// (bench/baseline-server.ts) side by side on it, drives each in turn with wrk
+// from a separate process, and prints every figure with its ratio to the
+// baseline measured in the same run, so results compare across noisy machines.
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Redacted from "effect/Redacted"
+import * as SqlClient from "effect/sql/SqlClient"
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { readFileSync, writeFileSync } from "node:fs"
+import * as http from "node:http"
+import * as net from "node:net"
+import { cpus, tmpdir, totalmem } from "node:os"
+import { join } from "node:path"
+import { parseArgs } from "node:util"
+import { AppConfig } from "../src/server/AppConfig.ts"
+import * as Database from "../src/server/Database.ts"
+import { makeCursorCodec } from "../src/server/CursorCodec.ts"
+
+const { values: options } = parseArgs({
+  options: {
+    rows: { type: "string", default: "10000" },
+    duration: { type: "string", default: "10" },
+    warmup: { type: "string", default: "3" },
+    connections: { type: "string", default: "32" }
+  }
+})
+const rows = Number(options.rows)
+const duration = Number(options.duration)
+const warmup = Number(options.warmup)
+const connections = Number(options.connections)
+const root = new URL("..", import.meta.url).pathname
+const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ??
+  "postgres://postgres@127.0.0.1:5432/postgres"
+const cursorSecret = "benchmark-cursor-secret"
+
+try {
+  execFileSync("wrk", ["--version"], { stdio: "ignore" })
+} catch (error) {
+  // wrk prints its version and exits 1; only a missing binary is a problem.
+  if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+    console.error("The benchmark needs wrk: apt-get install wrk (or brew install wrk)")
+    process.exit(1)
+  }
+}
+
+const sql = async <A extends object>(url: string, statement: string) => {
+  const runtime = ManagedRuntime.make(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 }))
+  try {
+    return await runtime.runPromise(Effect.flatMap(SqlClient.SqlClient, (client) => client.unsafe<A>(statement)))
+  } finally {
+    await runtime.dispose()
+  }
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const probe = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as net.AddressInfo
+      probe.close(() => resolve(port))
+    })
+  })
+
+const get = (url: string) =>
+  new Promise<number>((resolve) => {
+    http.get(url, { agent: false }, (res) => {
+      res.resume()
+      res.on("end", () => resolve(res.statusCode ?? 0))
+    }).on("error", () => resolve(0))
+  })
+
+// ---- the database -------------------------------------------------------------
+
+const database = "task_api_bench"
+const databaseUrl = (() => {
+  const url = new URL(adminUrl)
+  url.pathname = `/${database}`
+  return url.href
+})()
+
+console.log(`Seeding ${rows.toLocaleString("en")} tasks in ${database}...`)
+await sql(adminUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
+await sql(adminUrl, `CREATE DATABASE ${database}`)
+// The service's own migrations, as it runs them at start-up.
+await Effect.runPromise(Effect.scoped(Layer.build(Database.layer.pipe(
+  Layer.provide(AppConfig.layer),
+  Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ DATABASE_URL: databaseUrl, LOG_LEVEL: "warning" })))
+))))
+await sql(
+  databaseUrl,
+  `INSERT INTO tasks (id, title, description, status, created_at, updated_at)
+   SELECT gen_random_uuid(), 'Task number ' || i,
+          CASE WHEN i % 3 = 0 THEN 'Some details about task ' || i END,
+          (ARRAY['pending', 'in_progress', 'completed'])[1 + i % 3],
+          timestamptz '2026-01-01' + i * interval '1 millisecond',
+          timestamptz '2026-01-01' + i * interval '1 millisecond'
+   FROM generate_series(1, ${rows}) AS i`
+)
+await sql(databaseUrl, "VACUUM ANALYZE tasks")
+
+const idsFile = join(tmpdir(), "task-api-bench-ids.txt")
+const ids = await sql<{ id: string }>(databaseUrl, "SELECT id FROM tasks ORDER BY random() LIMIT 5000")
+writeFileSync(idsFile, ids.map((row) => row.id).join("\n") + "\n")
+const [deep] = await sql<{ created_at: string; id: string }>(
+  databaseUrl,
+  `SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, id
+   FROM tasks ORDER BY created_at DESC, id DESC OFFSET ${Math.floor(rows * 0.9)} LIMIT 1`
+)
+const deepCursor = makeCursorCodec(Buffer.from(cursorSecret)).encode({ createdAt: deep!.created_at, id: deep!.id as never })
+
+// ---- the servers --------------------------------------------------------------
+
+interface Server {
+  readonly name: string
+  readonly url: string
+  readonly child: ChildProcess
+  readonly startupMs: number
+  readonly idleRssMb: number
+  peakRssMb: number
+}
+
+const rssMb = (pid: number) => {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8")
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024
+}
+const cpuMs = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  // utime and stime, in clock ticks of 10 ms.
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+const start = async (name: string, args: ReadonlyArray<string>): Promise<Server> => {
+  const port = await freePort()
+  const started = performance.now()
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: databaseUrl,
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      CURSOR_SECRET: cursorSecret,
+      LOG_FORMAT: "json",
+      MALLOC_ARENA_MAX: "2"
+    },
+    stdio: ["ignore", "ignore", "inherit"]
+  })
+  const url = `http://127.0.0.1:${port}`
+  while ((await get(`${url}/health`)) !== 200) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`)
+    await new Promise((resolve) => setTimeout(resolve, 2))
+  }
+  const startupMs = performance.now() - started
+  await new Promise((resolve) => setTimeout(resolve, 1_000))
+  const idleRssMb = rssMb(child.pid!)
+  return { name, url, child, startupMs, idleRssMb, peakRssMb: idleRssMb }
+}
+
+// ---- the load -----------------------------------------------------------------
+
+interface Result {
+  readonly rps: number
+  readonly p50: number
+  readonly p99: number
+  readonly cpuUsPerRequest: number
+  readonly errors: number
+}
+
+const toMs = (value: string) => {
+  const [, number, unit] = /^([\d.]+)(us|ms|s|m)$/.exec(value) ?? []
+  if (number === undefined) throw new Error(`Cannot read a latency from wrk: ${value}`)
+  return Number(number) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000 } as Record<string, number>)[unit!]!
+}
+
+const wrk = (server: Server, scenario: Scenario, seconds: number): Result => {
+  const args = ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", "--timeout", "10s"]
+  if (scenario.script) args.push("-s", join(root, "bench/wrk", scenario.script))
+  const pid = server.child.pid!
+  const cpuBefore = cpuMs(pid)
+  const sampler = setInterval(() => (server.peakRssMb = Math.max(server.peakRssMb, rssMb(pid))), 100)
+  let output = ""
+  try {
+    output = execFileSync("wrk", [...args, server.url + scenario.path], {
+      encoding: "utf8",
+      env: { ...process.env, BENCH_IDS: idsFile }
+    })
+  } finally {
+    clearInterval(sampler)
+  }
+  server.peakRssMb = Math.max(server.peakRssMb, rssMb(pid))
+  const requests = Number(/(\d+) requests in/.exec(output)![1])
+  const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0) +
+    (/Socket errors: (.*)/.exec(output)?.[1]?.match(/\d+/g) ?? []).reduce((sum, n) => sum + Number(n), 0)
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(output)![1]),
+    p50: toMs(/50%\s+(\S+)/.exec(output)![1]!),
+    p99: toMs(/99%\s+(\S+)/.exec(output)![1]!),
+    cpuUsPerRequest: ((cpuMs(pid) - cpuBefore) * 1000) / requests,
+    errors
+  }
+}
+
+interface Scenario {
+  readonly name: string
+  readonly path: (server: Server) => string
+  readonly script?: string
+}
+
+const scenarios: ReadonlyArray<Omit<Scenario, "path"> & { path: string | ((server: Server) => string) }> = [
+  { name: "GET /tasks/{id}", path: "", script: "by-id.lua" },
+  { name: "GET /tasks?limit=50", path: "/tasks?limit=50" },
+  { name: "GET /tasks?limit=50 (90% deep)", path: `/tasks?limit=50&cursor=${encodeURIComponent(deepCursor)}` },
+  { name: "PATCH /tasks/{id}", path: "", script: "patch.lua" },
+  { name: "POST /tasks", path: "/tasks", script: "create.lua" }
+]
+
+// Both run with the flags `npm start` and the Dockerfile use.
+const nodeFlags = ["--max-semi-space-size=8"]
+const baseline = await start("baseline", [...nodeFlags, "bench/baseline-server.ts"])
+const service = await start("service", [...nodeFlags, "dist/start.js"])
+const servers = [baseline, service]
+
+const results: Array<{ name: string; service: Result; baseline: Result }> = []
+for (const scenario of scenarios) {
+  const byServer = new Map<string, Result>()
+  for (const server of servers) {
+    const resolved = { ...scenario, path: typeof scenario.path === "string" ? scenario.path : scenario.path(server) }
+    wrk(server, resolved as never, warmup)
+    byServer.set(server.name, wrk(server, { ...resolved, path: resolved.path } as never, duration))
+  }
+  results.push({ name: scenario.name, service: byServer.get("service")!, baseline: byServer.get("baseline")! })
+  const { baseline: b, service: s } = results.at(-1)!
+  console.log(`${scenario.name}: ${s.rps.toFixed(0)} req/s vs ${b.rps.toFixed(0)} (${(s.rps / b.rps).toFixed(2)}x)`)
+}
+
+for (const server of servers) server.child.kill("SIGTERM")
+
+// ---- the report ---------------------------------------------------------------
+
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`
+const fixed = (n: number, digits = 0) => n.toFixed(digits)
+const cpu = cpus()[0]?.model ?? "unknown CPU"
+console.log(`
+${rows.toLocaleString("en")} rows; wrk -t1 -c${connections}, ${duration} s per run after ${warmup} s of warm-up;
+Node ${process.versions.node}; ${cpus().length} x ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB.
+Ratios are service / baseline (throughput: higher is better; latency, CPU, memory: lower is better).
+
+| scenario | req/s | ratio | p50 ms | p99 ms | p99 ratio | CPU µs/req | CPU ratio | non-2xx |
+|---|---|---|---|---|---|---|---|---|
+${
+  results.map(({ baseline: b, name, service: s }) =>
+    `| ${name} | ${fixed(s.rps)} (${fixed(b.rps)}) | ${ratio(s.rps, b.rps)} | ${fixed(s.p50, 2)} (${fixed(b.p50, 2)}) | ` +
+    `${fixed(s.p99, 2)} (${fixed(b.p99, 2)}) | ${ratio(s.p99, b.p99)} | ${fixed(s.cpuUsPerRequest)} (${
+      fixed(b.cpuUsPerRequest)
+    }) | ${ratio(s.cpuUsPerRequest, b.cpuUsPerRequest)} | ${s.errors} (${b.errors}) |`
+  ).join("\n")
+}
+
+| process | start-up to first 200 | idle RSS | peak RSS |
+|---|---|---|---|
+${
+  servers.map((server) =>
+    `| ${server.name} | ${fixed(server.startupMs)} ms | ${fixed(server.idleRssMb)} MB | ${fixed(server.peakRssMb)} MB |`
+  ).join("\n")
+}
+
+Deep page / first page (service): ${ratio(results[2]!.service.cpuUsPerRequest, results[1]!.service.cpuUsPerRequest)} CPU, ${
+  ratio(results[1]!.service.rps, results[2]!.service.rps)
+} time per request.
+(Figures in parentheses are the baseline's.)`)
