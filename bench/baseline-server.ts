@@ -8,6 +8,7 @@ import pg from "pg"
 import { makeCursorCodec } from "../src/server/CursorCodec.ts"
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 })
+pool.on("error", () => {}) // an idle connection the server closed; the pool replaces it
 const cursors = makeCursorCodec(Buffer.from(process.env.CURSOR_SECRET ?? "bench"))
 
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`

