@@ -36,7 +36,7 @@ describe("migrating at start-up", () => {
     const start = Effect.scoped(Layer.build(Database.layer.pipe(Layer.provide(configLayer({ DATABASE_URL: database.url })))))
     await Effect.runPromise(Effect.all([start, start], { concurrency: 2 }))
     const applied = await database.query<{ name: string }>("SELECT name FROM effect_sql_migrations")
-    expect(applied.map((row) => row.name)).toEqual(["create_tasks"])
+    expect(applied.map((row) => row.name)).toEqual(["create_tasks", "one_timestamp_on_create"])
     const columns = await database.query<{ column_name: string }>(
       "SELECT column_name FROM information_schema.columns WHERE table_name = 'tasks' ORDER BY ordinal_position"
     )

@@ -24,10 +24,13 @@ export interface PageBody {
   readonly next_cursor: string | null
 }
 
+/** Creates a task, checking what every creation must give: a 201 and updated_at = created_at. */
 export const createTask = async (target: Target, body: Record<string, unknown> = { title: "A task" }) => {
   const response = await send(target, "POST", "/tasks", body)
   expect(response.status).toBe(201)
-  return (await response.json()) as TaskBody
+  const task = (await response.json()) as TaskBody
+  expect(task.updated_at).toBe(task.created_at)
+  return task
 }
 
 export const listTasks = async (target: Target, query = "") => {
