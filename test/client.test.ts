@@ -26,7 +26,9 @@ describe("the typed client", () => {
       const second = (yield* tasks.create({ payload: { title: "Second", status: "in_progress" } })).body
       assert.strictEqual(first.title, "First")
       assert.strictEqual(first.status, "pending")
-      assert.deepStrictEqual(yield* tasks.get({ params: { id: first.id } }), first)
+      const read = yield* tasks.get({ params: { id: first.id }, headers: {} })
+      assert.deepStrictEqual(read.body, first)
+      assert.strictEqual(read.headers.etag, created.headers.etag)
 
       const page = yield* tasks.list({ query: { limit: 1 } })
       assert.deepStrictEqual(page.items, [second])
@@ -34,10 +36,18 @@ describe("the typed client", () => {
       const rest = yield* tasks.list({ query: { limit: 1, cursor: page.next_cursor! } })
       assert.deepStrictEqual(rest, { items: [first], next_cursor: null })
 
-      const updated = yield* tasks.update({ params: { id: first.id }, payload: { description: "details" } })
-      assert.strictEqual(updated.description, "details")
-      yield* tasks.delete({ params: { id: first.id } })
-      const missing = yield* Effect.flip(tasks.get({ params: { id: first.id } }))
+      const updated = yield* tasks.update({
+        params: { id: first.id },
+        headers: { "if-match": read.headers.etag },
+        payload: { description: "details" }
+      })
+      assert.strictEqual(updated.body.description, "details")
+      const stale = yield* Effect.flip(
+        tasks.delete({ params: { id: first.id }, headers: { "if-match": read.headers.etag } })
+      )
+      assert.strictEqual(stale._tag, "PreconditionFailed")
+      yield* tasks.delete({ params: { id: first.id }, headers: {} })
+      const missing = yield* Effect.flip(tasks.get({ params: { id: first.id }, headers: {} }))
       assert.strictEqual(missing._tag, "TaskNotFound")
     }).pipe(Effect.scoped))
 

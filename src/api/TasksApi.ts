@@ -6,7 +6,7 @@ import * as HttpApiGroup from "effect/http-api/HttpApiGroup"
 import * as HttpApiSchema from "effect/http-api/HttpApiSchema"
 import * as OpenApi from "effect/http-api/OpenApi"
 import { CreateTask, PageLimit, pageLimits, Task, TaskId, TaskPage, TaskStatus, UpdateTask } from "../domain/Task.ts"
-import { ServiceUnavailable, TaskNotFound } from "../domain/TaskErrors.ts"
+import { PreconditionFailed, ServiceUnavailable, TaskNotFound } from "../domain/TaskErrors.ts"
 import { JsonBody } from "./JsonBody.ts"
 
 const taskPath = { id: TaskId }
@@ -19,9 +19,24 @@ export const ListTasksQuery = {
   cursor: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(512)))
 }
 
-const TaskCreated = HttpApiSchema.WithHeaders(Task.pipe(HttpApiSchema.status(201)), {
-  location: Schema.String
+const etag = Schema.String.annotate({ description: "The task's version; send it back in If-Match or If-None-Match." })
+
+const TaskCreated = HttpApiSchema.WithHeaders(Task.pipe(HttpApiSchema.status(201)), { location: Schema.String, etag })
+const TaskVersion = HttpApiSchema.WithHeaders(Task, { etag })
+const NotModified = HttpApiSchema.WithHeaders(HttpApiSchema.Empty(304), { etag }).annotate({
+  description: "The task has not changed since the version named in If-None-Match."
 })
+
+const ifMatch = {
+  "if-match": Schema.optionalKey(Schema.String.annotate({
+    description: "Apply only if the task is still at one of these versions (ETags), or `*`; otherwise 412."
+  }))
+}
+const ifNoneMatch = {
+  "if-none-match": Schema.optionalKey(Schema.String.annotate({
+    description: "Answer 304 if the task is still at one of these versions (ETags)."
+  }))
+}
 
 export class TasksApi extends HttpApiGroup.make("tasks")
   .add(
@@ -43,23 +58,30 @@ export class TasksApi extends HttpApiGroup.make("tasks")
     })),
     HttpApiEndpoint.get("get", "/tasks/:id", {
       params: taskPath,
-      success: Task,
+      headers: ifNoneMatch,
+      success: [TaskVersion, NotModified],
       error: [TaskNotFound, ServiceUnavailable]
-    }).annotateMerge(OpenApi.annotations({ summary: "Read a task" })),
+    }).annotateMerge(OpenApi.annotations({ summary: "Read a task", description: "Answers the task and its ETag." })),
     HttpApiEndpoint.patch("update", "/tasks/:id", {
       params: taskPath,
+      headers: ifMatch,
       payload: UpdateTask,
-      success: Task,
-      error: [TaskNotFound, ServiceUnavailable]
+      success: TaskVersion,
+      error: [TaskNotFound, PreconditionFailed, ServiceUnavailable]
     }).middleware(JsonBody).annotateMerge(OpenApi.annotations({
       summary: "Update a task",
-      description: "Changes only the fields given. An update that changes nothing leaves `updated_at` as it was."
+      description: "Changes only the fields given. An update that changes nothing leaves `updated_at` as it was. " +
+        "With If-Match, applies only if the task is still at that version (412 otherwise)."
     })),
     HttpApiEndpoint.delete("delete", "/tasks/:id", {
       params: taskPath,
+      headers: ifMatch,
       success: HttpApiSchema.NoContent,
-      error: [TaskNotFound, ServiceUnavailable]
-    }).annotateMerge(OpenApi.annotations({ summary: "Delete a task" }))
+      error: [TaskNotFound, PreconditionFailed, ServiceUnavailable]
+    }).annotateMerge(OpenApi.annotations({
+      summary: "Delete a task",
+      description: "With If-Match, deletes only if the task is still at that version (412 otherwise)."
+    }))
   )
   .annotateMerge(OpenApi.annotations({ title: "Tasks", description: "Create, list, read, update and delete tasks." }))
 {}

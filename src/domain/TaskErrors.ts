@@ -26,3 +26,9 @@ export class UnsupportedMediaType extends HttpApiError.Problem<UnsupportedMediaT
   status: 415,
   title: "Unsupported Media Type"
 }) {}
+
+export class PreconditionFailed extends HttpApiError.Problem<PreconditionFailed>()("PreconditionFailed", {
+  type: "about:blank",
+  status: 412,
+  title: "Precondition Failed"
+}) {}

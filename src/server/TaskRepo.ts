@@ -5,7 +5,8 @@ import * as SqlClient from "effect/sql/SqlClient"
 import { isSqlError, type SqlError } from "effect/sql/SqlError"
 import { randomUUID } from "node:crypto"
 import type { CreateTask, Task, TaskId, TaskStatus, UpdateTask } from "../domain/Task.ts"
-import { ServiceUnavailable, TaskNotFound } from "../domain/TaskErrors.ts"
+import { matches, type Versions } from "../domain/EntityTag.ts"
+import { PreconditionFailed, ServiceUnavailable, TaskNotFound } from "../domain/TaskErrors.ts"
 import { AppConfig } from "./AppConfig.ts"
 import type { PagePosition } from "./PageCursor.ts"
 
@@ -16,6 +17,8 @@ export interface ListRequest {
 }
 
 const notFound = (id: TaskId) => new TaskNotFound({ detail: `No task has the id ${id}.` })
+const changedSince = (id: TaskId) =>
+  new PreconditionFailed({ detail: `Task ${id} has changed since the version named in If-Match.` })
 const unavailable = new ServiceUnavailable({ detail: "The database cannot be reached; try again shortly." })
 
 // Timestamps are rendered by PostgreSQL in the wire format, so rows need no
@@ -34,8 +37,13 @@ export class TaskRepo extends Context.Service<TaskRepo, {
   /** Up to `limit` tasks, newest first, strictly after `after` when given. */
   list(request: ListRequest): Effect.Effect<ReadonlyArray<Task>, ServiceUnavailable>
   findById(id: TaskId): Effect.Effect<Task, TaskNotFound | ServiceUnavailable>
-  update(id: TaskId, changes: UpdateTask): Effect.Effect<Task, TaskNotFound | ServiceUnavailable>
-  remove(id: TaskId): Effect.Effect<void, TaskNotFound | ServiceUnavailable>
+  /** With `ifVersion`, changes the task only while it is at one of those versions. */
+  update(
+    id: TaskId,
+    changes: UpdateTask,
+    ifVersion?: Versions
+  ): Effect.Effect<Task, TaskNotFound | PreconditionFailed | ServiceUnavailable>
+  remove(id: TaskId, ifVersion?: Versions): Effect.Effect<void, TaskNotFound | PreconditionFailed | ServiceUnavailable>
   /** Succeeds while the store can serve requests. */
   readonly ready: Effect.Effect<void, ServiceUnavailable>
 }>()("task-api/server/TaskRepo") {
@@ -61,6 +69,25 @@ export class TaskRepo extends Context.Service<TaskRepo, {
 
       const one = (rows: ReadonlyArray<Task>, id: TaskId) =>
         rows.length === 0 ? Effect.fail(notFound(id)) : Effect.succeed(rows[0]!)
+
+      // The version check is part of the write's own WHERE, so a concurrent
+      // change between a client's read and its write is always seen.
+      // (`sql.or` of nothing is "1=1": an If-Match naming no version must match none.)
+      const atVersion = (ifVersion: Versions | undefined) =>
+        ifVersion === undefined || ifVersion === "any"
+          ? sql.literal("TRUE")
+          : ifVersion.length === 0
+          ? sql.literal("FALSE")
+          : sql.or(ifVersion.map((version) => sql`updated_at = ${version}::timestamptz`))
+
+      // Nothing written: the task is gone, or (under If-Match) at another version.
+      const explainMiss = (id: TaskId, ifVersion: Versions | undefined) =>
+        ifVersion === undefined
+          ? Effect.fail(notFound(id))
+          : Effect.flatMap(
+            sql`SELECT 1 FROM tasks WHERE id = ${id}`,
+            (rows) => Effect.fail(rows.length === 0 ? notFound(id) : changedSince(id))
+          )
 
       const create = (input: CreateTask) =>
         sql<Task>`
@@ -91,7 +118,7 @@ export class TaskRepo extends Context.Service<TaskRepo, {
 
       // One statement: fields left out keep their value, and `updated_at`
       // moves only when a value really changes.
-      const update = (id: TaskId, changes: UpdateTask) => {
+      const update = (id: TaskId, changes: UpdateTask, ifVersion?: Versions) => {
         const title = changes.title ?? null
         const setDescription = changes.description !== undefined
         const description = changes.description ?? null
@@ -109,16 +136,16 @@ export class TaskRepo extends Context.Service<TaskRepo, {
               THEN GREATEST(clock_timestamp(), updated_at + interval '1 millisecond')
               ELSE updated_at
             END
-          WHERE id = ${id}
+          WHERE id = ${id} AND ${atVersion(ifVersion)}
           RETURNING ${sql.literal(taskColumns)}`.pipe(
-            Effect.flatMap((rows) => one(rows, id)),
+            Effect.flatMap((rows) => rows.length === 0 ? explainMiss(id, ifVersion) : Effect.succeed(rows[0]!)),
             boundary
           )
       }
 
-      const remove = (id: TaskId) =>
-        sql<{ id: string }>`DELETE FROM tasks WHERE id = ${id} RETURNING id`.pipe(
-          Effect.flatMap((rows) => rows.length === 0 ? Effect.fail(notFound(id)) : Effect.void),
+      const remove = (id: TaskId, ifVersion?: Versions) =>
+        sql<{ id: string }>`DELETE FROM tasks WHERE id = ${id} AND ${atVersion(ifVersion)} RETURNING id`.pipe(
+          Effect.flatMap((rows) => rows.length === 0 ? explainMiss(id, ifVersion) : Effect.void),
           boundary
         )
 
@@ -142,6 +169,11 @@ export class TaskRepo extends Context.Service<TaskRepo, {
       const task = tasks.get(id)
       return task === undefined ? Effect.fail(notFound(id)) : Effect.succeed(task)
     }
+    const findAtVersion = (id: TaskId, ifVersion: Versions | undefined) =>
+      Effect.flatMap(
+        findById(id),
+        (task) => ifVersion === undefined || matches(ifVersion, task) ? Effect.succeed(task) : Effect.fail(changedSince(id))
+      )
 
     return TaskRepo.of({
       create: (input) =>
@@ -169,8 +201,8 @@ export class TaskRepo extends Context.Service<TaskRepo, {
             .slice(0, limit)
         ),
       findById,
-      update: (id, changes) =>
-        Effect.map(findById(id), (task) => {
+      update: (id, changes, ifVersion) =>
+        Effect.map(findAtVersion(id, ifVersion), (task) => {
           const changed: Task = { ...task, ...changes }
           if (changed.title === task.title && changed.description === task.description && changed.status === task.status) {
             return task
@@ -179,7 +211,7 @@ export class TaskRepo extends Context.Service<TaskRepo, {
           tasks.set(id, updated)
           return updated
         }),
-      remove: (id) => Effect.map(findById(id), () => void tasks.delete(id)),
+      remove: (id, ifVersion) => Effect.map(findAtVersion(id, ifVersion), () => void tasks.delete(id)),
       ready: Effect.void
     })
   })

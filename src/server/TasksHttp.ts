@@ -3,8 +3,11 @@ import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
 import * as HttpApiError from "effect/http-api/HttpApiError"
 import * as HttpApiSchema from "effect/http-api/HttpApiSchema"
 import { Api } from "../api/Api.ts"
+import { entityTagOf, matches, parseVersions } from "../domain/EntityTag.ts"
 import { PageCursor } from "./PageCursor.ts"
 import { TaskRepo } from "./TaskRepo.ts"
+
+const ifVersion = (header: string | undefined) => header === undefined ? undefined : parseVersions(header, "strong")
 
 const invalidCursor = new HttpApiError.BadRequestProblem({
   detail: "The cursor was not issued by this service.",
@@ -21,7 +24,10 @@ export const TasksHttp = HttpApiBuilder.group(
     return handlers
       .handle("create", ({ payload }) =>
         Effect.map(repo.create(payload), (task) =>
-          HttpApiSchema.withHeaders({ body: task, headers: { location: `/tasks/${task.id}` } })))
+          HttpApiSchema.withHeaders({
+            body: task,
+            headers: { location: `/tasks/${task.id}`, etag: entityTagOf(task) }
+          })))
       .handle("list", ({ query }) => {
         const after = query.cursor === undefined ? undefined : cursors.decode(query.cursor)
         if (query.cursor !== undefined && after === undefined) return Effect.fail(invalidCursor)
@@ -38,8 +44,20 @@ export const TasksHttp = HttpApiBuilder.group(
           }
         })
       })
-      .handle("get", ({ params }) => repo.findById(params.id))
-      .handle("update", ({ params, payload }) => repo.update(params.id, payload))
-      .handle("delete", ({ params }) => repo.remove(params.id))
+      .handle("get", ({ headers, params }) =>
+        Effect.map(repo.findById(params.id), (task) => {
+          const etag = entityTagOf(task)
+          const notModified = headers["if-none-match"] !== undefined &&
+            matches(parseVersions(headers["if-none-match"], "weak"), task)
+          return notModified
+            ? HttpApiSchema.withHeaders({ body: undefined, headers: { etag } })
+            : HttpApiSchema.withHeaders({ body: task, headers: { etag } })
+        }))
+      .handle("update", ({ headers, params, payload }) =>
+        Effect.map(
+          repo.update(params.id, payload, ifVersion(headers["if-match"])),
+          (task) => HttpApiSchema.withHeaders({ body: task, headers: { etag: entityTagOf(task) } })
+        ))
+      .handle("delete", ({ headers, params }) => repo.remove(params.id, ifVersion(headers["if-match"])))
   })
 )

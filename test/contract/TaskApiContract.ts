@@ -360,6 +360,87 @@ export const taskApiContract = (name: string, makeTarget: () => Promise<Target>)
       })
     })
 
+    describe("versions: ETag, If-Match, If-None-Match", () => {
+      const patch = (id: string, body: unknown, headers: Record<string, string> = {}) =>
+        target.fetch(`/tasks/${id}`, { method: "PATCH", headers: { ...jsonHeaders, ...headers }, body: JSON.stringify(body) })
+
+      it("tags every answer that carries a task, and the tag moves with every change", async () => {
+        const response = await send(target, "POST", "/tasks", { title: "versioned" })
+        const created = (await response.json()) as TaskBody
+        const tag = response.headers.get("etag")
+        expect(tag).toMatch(/^"[^"]+"$/)
+        expect((await target.fetch(`/tasks/${created.id}`)).headers.get("etag")).toBe(tag)
+        const unchanged = await patch(created.id, {})
+        expect(unchanged.headers.get("etag")).toBe(tag)
+        const changed = await patch(created.id, { status: "completed" })
+        expect(changed.headers.get("etag")).not.toBe(tag)
+        expect((await target.fetch(`/tasks/${created.id}`)).headers.get("etag")).toBe(changed.headers.get("etag"))
+      })
+
+      it("answers 304 with no body to If-None-Match naming the current version, 200 otherwise", async () => {
+        const task = await createTask(target)
+        const tag = (await target.fetch(`/tasks/${task.id}`)).headers.get("etag")!
+        for (const header of [tag, `W/${tag}`, `"stale", ${tag}`, "*"]) {
+          const response = await target.fetch(`/tasks/${task.id}`, { headers: { "if-none-match": header } })
+          expect(response.status).toBe(304)
+          expect(response.headers.get("etag")).toBe(tag)
+          expect(await response.text()).toBe("")
+        }
+        await patch(task.id, { title: "changed" })
+        const stale = await target.fetch(`/tasks/${task.id}`, { headers: { "if-none-match": tag } })
+        expect(stale.status).toBe(200)
+        expect(((await stale.json()) as TaskBody).title).toBe("changed")
+      })
+
+      it("applies PATCH and DELETE under If-Match only at the named version, else 412 and no change", async () => {
+        const task = await createTask(target, { title: "original" })
+        const tag = (await target.fetch(`/tasks/${task.id}`)).headers.get("etag")!
+        const first = await patch(task.id, { title: "first" }, { "if-match": tag })
+        expect(first.status).toBe(200)
+        for (const stale of [tag, `W/${(await first.clone().json() as TaskBody).updated_at}`, '"garbage"', ""]) {
+          const refused = await patch(task.id, { title: "lost" }, { "if-match": stale })
+          await expectProblem(refused, 412)
+        }
+        await expectProblem(await target.fetch(`/tasks/${task.id}`, { method: "DELETE", headers: { "if-match": tag } }), 412)
+        expect(((await (await target.fetch(`/tasks/${task.id}`)).json()) as TaskBody).title).toBe("first")
+        expect((await patch(task.id, { title: "any" }, { "if-match": "*" })).status).toBe(200)
+        const current = (await target.fetch(`/tasks/${task.id}`)).headers.get("etag")!
+        const deleted = await target.fetch(`/tasks/${task.id}`, { method: "DELETE", headers: { "if-match": `"x", ${current}` } })
+        expect(deleted.status).toBe(204)
+        await expectProblem(await patch(missingId, { title: "t" }, { "if-match": "*" }), 404)
+      })
+
+      it("never loses an update when many clients race read-modify-write with If-Match", async () => {
+        const task = await createTask(target, { title: "counter", description: "0" })
+        const increment = async () => {
+          for (let attempt = 0; attempt < 200; attempt++) {
+            const read = await target.fetch(`/tasks/${task.id}`)
+            const { description } = (await read.json()) as TaskBody
+            const written = await patch(task.id, { description: String(Number(description) + 1) }, {
+              "if-match": read.headers.get("etag")!
+            })
+            if (written.status === 200) return attempt
+            expect(written.status).toBe(412)
+            await written.body?.cancel()
+          }
+          throw new Error("no write got through in 200 attempts")
+        }
+        const writers = 8
+        const rounds = 4
+        const retries = await Promise.all(
+          Array.from({ length: writers }, async () => {
+            let total = 0
+            for (let i = 0; i < rounds; i++) total += await increment()
+            return total
+          })
+        )
+        const final = (await (await target.fetch(`/tasks/${task.id}`)).json()) as TaskBody
+        expect(final.description).toBe(String(writers * rounds))
+        // The race did happen: some writes were refused and retried.
+        expect(retries.reduce((a, b) => a + b, 0)).toBeGreaterThan(0)
+      })
+    })
+
     describe("errors on every path", () => {
       it("answers an unknown path with a 404 problem", async () => {
         for (const path of ["/", "/nope", "/tasks/a/b", "/TASKS", "/health/x"]) {
@@ -407,8 +488,9 @@ export const taskApiContract = (name: string, makeTarget: () => Promise<Target>)
         expect(statuses("/tasks", "post")).toEqual(expect.arrayContaining(["201", "400", "413", "415", "500", "503"]))
         expect(statuses("/tasks", "get")).toEqual(expect.arrayContaining(["200", "400", "500", "503"]))
         expect(statuses("/tasks/{id}", "get")).toEqual(expect.arrayContaining(["200", "400", "404", "503"]))
-        expect(statuses("/tasks/{id}", "patch")).toEqual(expect.arrayContaining(["200", "400", "404", "413", "415", "503"]))
-        expect(statuses("/tasks/{id}", "delete")).toEqual(expect.arrayContaining(["204", "400", "404", "503"]))
+        expect(statuses("/tasks/{id}", "get")).toContain("304")
+        expect(statuses("/tasks/{id}", "patch")).toEqual(expect.arrayContaining(["200", "400", "404", "412", "413", "415", "503"]))
+        expect(statuses("/tasks/{id}", "delete")).toEqual(expect.arrayContaining(["204", "400", "404", "412", "503"]))
         expect(statuses("/health", "get")).toContain("200")
         expect(statuses("/ready", "get")).toEqual(expect.arrayContaining(["200", "503"]))
         const notFound = document.paths["/tasks/{id}"]!.get!.responses["404"] as {
