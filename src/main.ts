@@ -8,28 +8,33 @@ import * as Logger from "effect/Logger"
 import * as References from "effect/References"
 import * as Runtime from "effect/Runtime"
 import * as HttpRouter from "effect/http/HttpRouter"
-import { createServer } from "node:http"
 import * as AccessLog from "./server/AccessLog.ts"
 import { AppConfig } from "./server/AppConfig.ts"
 import * as Database from "./server/Database.ts"
 import * as HttpApp from "./server/HttpApp.ts"
+import { makeNodeServer } from "./server/NodeServer.ts"
 import { PageCursor } from "./server/PageCursor.ts"
+import { RequestTimeout } from "./server/RequestTimeout.ts"
 import { TaskRepo } from "./server/TaskRepo.ts"
 
-// No tracer exports spans, so none are made: creating and dropping them cost
-// 6 to 10% of throughput (measured). Provide a tracer layer here, and set
-// this to true, to trace.
-const Observability = Layer.unwrap(Effect.map(AppConfig, ({ logFormat, logLevel }) =>
+// What every fiber sees, request fibers included. No tracer exports spans,
+// so none are made: creating and dropping them cost 6 to 10% of throughput
+// (measured). Provide a tracer layer here, and set this to true, to trace.
+const Settings = Layer.unwrap(Effect.map(AppConfig, ({ logFormat, logLevel, requestTimeout }) =>
   Layer.mergeAll(
     Logger.layer([logFormat === "json" ? Logger.consoleJson : Logger.consolePretty()]),
     Layer.succeed(References.MinimumLogLevel, AppConfig.logLevel(logLevel)),
-    Layer.succeed(References.TracerEnabled, false)
+    Layer.succeed(References.TracerEnabled, false),
+    Layer.succeed(RequestTimeout, requestTimeout)
   )))
 
 // On SIGTERM/SIGINT the server stops accepting, lets in-flight requests
 // finish (up to SHUTDOWN_TIMEOUT), and only then is the pool closed.
 const HttpServerLive = Layer.unwrap(Effect.map(AppConfig, ({ host, port, shutdownTimeout }) =>
-  NodeHttpServer.layer(createServer, { host, port, gracefulShutdownTimeout: shutdownTimeout })))
+  NodeHttpServer.layer(
+    makeNodeServer({ maxHeaderBytes: 16 * 1024, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 }),
+    { host, port, gracefulShutdownTimeout: shutdownTimeout }
+  )))
 
 const Server = Layer.unwrap(Effect.gen(function*() {
   const config = yield* AppConfig
@@ -46,7 +51,7 @@ const Main = Server.pipe(
   Layer.provide(HttpServerLive),
   Layer.provide([TaskRepo.layer, PageCursor.layer]),
   Layer.provide(Database.layer),
-  Layer.provide(Observability),
+  Layer.provide(Settings),
   Layer.provide(AppConfig.layer),
   Layer.provide(AppConfig.environment)
 )

@@ -1,9 +1,11 @@
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ServiceUnavailable } from "../src/domain/TaskErrors.ts"
 import * as Database from "../src/server/Database.ts"
+import { RequestTimeout } from "../src/server/RequestTimeout.ts"
 import { TaskRepo } from "../src/server/TaskRepo.ts"
 import { createTask, expectProblem, send } from "./support/Http.ts"
 import { configLayer, makeHandler, type Target } from "./support/Targets.ts"
@@ -81,6 +83,32 @@ describe("a database that cannot answer", () => {
     await expectNothingLeaked(await target.fetch("/ready"), 503)
     expect((await target.fetch("/health")).status).toBe(200)
     await target.close()
+  })
+})
+
+describe("a request that takes too long", () => {
+  it("is answered 503 at the request deadline, and the others are not held up", async () => {
+    const hanging = Layer.succeed(TaskRepo, TaskRepo.of({
+      create: () => Effect.never,
+      list: () => Effect.succeed([]),
+      findById: () => Effect.never,
+      update: () => Effect.never,
+      remove: () => Effect.never,
+      ready: Effect.never
+    }))
+    const web = makeHandler(hanging, Layer.succeed(RequestTimeout, Duration.millis(300)))
+    const fetch = (path: string) => web.handler(new Request(new URL(path, "http://task-api.test")))
+    const started = performance.now()
+    const [stuck, ready, list] = await Promise.all([
+      fetch("/tasks/0193a1c4-6f7e-7b3a-9c1d-2f4e5a6b7c8d"),
+      fetch("/ready"),
+      fetch("/tasks")
+    ])
+    expect(list.status).toBe(200)
+    await expectProblem(stuck, 503)
+    await expectProblem(ready, 503)
+    expect(performance.now() - started).toBeLessThan(3_000)
+    await web.dispose()
   })
 })
 

@@ -1,6 +1,7 @@
 import * as HttpApi from "effect/http-api/HttpApi"
 import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"
 import * as OpenApi from "effect/http-api/OpenApi"
+import { RequestDeadline } from "./RequestDeadline.ts"
 import { SystemApi } from "./SystemApi.ts"
 import { documentQueryTypes, TasksApi } from "./TasksApi.ts"
 
@@ -10,6 +11,7 @@ export class Api extends HttpApi.make("task-api")
   .add(SystemApi)
   // Decode failures answer RFC 9457 problems, and every endpoint documents them.
   .middleware(HttpApiMiddleware.ProblemDetails)
+  .middleware(RequestDeadline)
   // A 400 lists every bad field, not only the first.
   .annotate(HttpApi.ParamsParseOptions, { errors: "all" })
   .annotate(HttpApi.QueryParseOptions, { errors: "all" })

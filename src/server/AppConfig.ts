@@ -28,7 +28,8 @@ const appConfig = Config.all({
   // the same clients, or when cursors must survive a restart.
   cursorSecret: Config.Redacted("CURSOR_SECRET").pipe(Config.option, Config.map(Option.getOrUndefined)),
   shutdownTimeout: Config.Duration("SHUTDOWN_TIMEOUT").pipe(Config.withDefault(Duration.seconds(10))),
-  databaseTimeout: Config.Duration("DATABASE_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5)))
+  databaseTimeout: Config.Duration("DATABASE_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5))),
+  requestTimeout: Config.Duration("REQUEST_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5)))
 })
 
 type Settings = Config.Success<typeof appConfig>

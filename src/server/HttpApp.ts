@@ -6,6 +6,7 @@ import * as DocsPage from "./DocsPage.ts"
 import { JsonBodyGuard } from "./JsonBodyGuard.ts"
 import * as MethodNotAllowed from "./MethodNotAllowed.ts"
 import * as ProblemResponses from "./ProblemResponses.ts"
+import * as RequestTimeout from "./RequestTimeout.ts"
 import { SystemHttp } from "./SystemHttp.ts"
 import { TasksHttp } from "./TasksHttp.ts"
 
@@ -23,7 +24,7 @@ export const docsPath = "/docs"
 export const routes = Layer.mergeAll(
   HttpApiBuilder.layer(Api, { openapiPath }).pipe(
     Layer.provide([TasksHttp, SystemHttp]),
-    Layer.provide([JsonBodyGuard, ProblemResponses.ValidationProblems])
+    Layer.provide([JsonBodyGuard, ProblemResponses.ValidationProblems, RequestTimeout.layer])
   ),
   DocsPage.layer(docsPath),
   MethodNotAllowed.layer(Api, [openapiPath, docsPath]),

@@ -13,14 +13,16 @@ import * as SchemaIssue from "effect/SchemaIssue"
 import type * as Types from "effect/Types"
 import { maxBodyBytes } from "../api/JsonBody.ts"
 
-const problemContentType = "application/problem+json"
+export const problemContentType = "application/problem+json"
 
 const titles: Record<number, string> = {
   400: "Bad Request",
   404: "Not Found",
   405: "Method Not Allowed",
+  408: "Request Timeout",
   413: "Content Too Large",
   415: "Unsupported Media Type",
+  431: "Request Header Fields Too Large",
   500: "Internal Server Error",
   503: "Service Unavailable"
 }
@@ -34,13 +36,20 @@ const details: Record<number, string> = {
 }
 
 /** An RFC 9457 problem document with `about:blank` as its type. */
+export const problemDocument = (status: number, detail: string) => ({
+  type: "about:blank",
+  title: titles[status] ?? "Error",
+  status,
+  detail
+})
+
 export const problem = (
   status: number,
   detail: string,
   headers?: Record<string, string>
 ): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.jsonUnsafe(
-    { type: "about:blank", title: titles[status] ?? "Error", status, detail },
+    problemDocument(status, detail),
     { status, contentType: problemContentType, ...(headers ? { headers } : {}) }
   )
 

@@ -7,7 +7,6 @@ import { randomUUID } from "node:crypto"
 import type { CreateTask, Task, TaskId, TaskStatus, UpdateTask } from "../domain/Task.ts"
 import { matches, type Versions } from "../domain/EntityTag.ts"
 import { PreconditionFailed, ServiceUnavailable, TaskNotFound } from "../domain/TaskErrors.ts"
-import { AppConfig } from "./AppConfig.ts"
 import type { PagePosition } from "./PageCursor.ts"
 
 export interface ListRequest {
@@ -51,10 +50,10 @@ export class TaskRepo extends Context.Service<TaskRepo, {
     TaskRepo,
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
-      const { databaseTimeout } = yield* AppConfig
 
-      // The repository boundary: a database that cannot answer (gone, or too
-      // slow) is a 503 the client may retry; any other SQL failure is a bug.
+      // The repository boundary: a database that cannot answer is a 503 the
+      // client may retry; any other SQL failure is a bug. (One that answers
+      // too slowly meets the request's own deadline: see RequestTimeout.)
       const boundary = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, Exclude<E, SqlError> | ServiceUnavailable> =>
         effect.pipe(
           Effect.catch((error): Effect.Effect<never, Exclude<E, SqlError> | ServiceUnavailable> =>
@@ -63,8 +62,7 @@ export class TaskRepo extends Context.Service<TaskRepo, {
               : isUnavailable(error)
               ? Effect.fail(unavailable)
               : Effect.die(error)
-          ),
-          Effect.timeoutOrElse({ duration: databaseTimeout, orElse: () => Effect.fail(unavailable) })
+          )
         )
 
       const one = (rows: ReadonlyArray<Task>, id: TaskId) =>

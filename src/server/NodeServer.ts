@@ -1,0 +1,41 @@
+import { createServer, type Server } from "node:http"
+import type { Duplex } from "node:stream"
+import { problemContentType, problemDocument } from "./ProblemResponses.ts"
+
+export interface ConnectionLimits {
+  /** Largest request head (request line and headers), in bytes. */
+  readonly maxHeaderBytes: number
+  /** How long a client may take to send its headers, and its whole request. */
+  readonly headersTimeoutMs: number
+  readonly requestTimeoutMs: number
+}
+
+const parserErrors: Record<string, readonly [status: number, detail: string]> = {
+  HPE_HEADER_OVERFLOW: [431, "The request's headers are too large."],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "The request took too long to arrive."]
+}
+
+/**
+ * Node's HTTP server with limits on what a client may send, so a slow or
+ * oversized request (a slowloris) costs a bounded amount and never holds up
+ * others. Node answers what its parser refuses with bare text; this answers
+ * with problem documents, like every other error of the service.
+ */
+export const makeNodeServer = (limits: ConnectionLimits) => (): Server => {
+  const server = createServer({
+    maxHeaderSize: limits.maxHeaderBytes,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs
+  })
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === "ECONNRESET" || !socket.writable) return void socket.destroy()
+    const [status, detail] = parserErrors[error.code ?? ""] ?? [400, "The request is not valid HTTP."]
+    const body = JSON.stringify(problemDocument(status, detail))
+    socket.end(
+      `HTTP/1.1 ${status} ${problemDocument(status, detail).title}\r\n` +
+        `Content-Type: ${problemContentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Connection: close\r\n\r\n${body}`
+    )
+  })
+  return server
+}
