@@ -20,10 +20,10 @@ describe("the typed client", () => {
   it.live("creates, reads, pages, updates and deletes tasks", () =>
     Effect.gen(function*() {
       const tasks = (yield* client).tasks
-      const created = yield* tasks.create({ payload: { title: "First" } })
+      const created = yield* tasks.create({ headers: {}, payload: { title: "First" } })
       const first = created.body
       assert.strictEqual(created.headers.location, `/tasks/${first.id}`)
-      const second = (yield* tasks.create({ payload: { title: "Second", status: "in_progress" } })).body
+      const second = (yield* tasks.create({ headers: {}, payload: { title: "Second", status: "in_progress" } })).body
       assert.strictEqual(first.title, "First")
       assert.strictEqual(first.status, "pending")
       const read = yield* tasks.get({ params: { id: first.id }, headers: {} })
@@ -61,7 +61,7 @@ describe("the typed client", () => {
         [["query", "cursor"]]
       )
       // The client validates what it sends, so a bad payload fails before the request.
-      const refused = yield* Effect.flip(tasks.create({ payload: { title: "" } }))
+      const refused = yield* Effect.flip(tasks.create({ headers: {}, payload: { title: "" } }))
       assert.include(String(refused), "code points")
     }).pipe(Effect.scoped))
 })

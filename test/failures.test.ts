@@ -122,7 +122,7 @@ describe("SQL failures at the repository boundary (PostgreSQL)", () => {
   it("are a logged 500 with no SQL or driver message in the body", async () => {
     const { logs, target } = makeTarget(TaskRepo.layer.pipe(
       Layer.provide(Database.layer),
-      Layer.provide(configLayer({ DATABASE_URL: database.url }))
+      Layer.provide(configLayer(database.serviceEnv))
     ))
     const task = await createTask(target)
     // A schema the code does not expect: the query fails with a SQL error.

@@ -1,4 +1,5 @@
 import * as Effect from "effect/Effect"
+import { readdirSync } from "node:fs"
 import * as Layer from "effect/Layer"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Database from "../src/server/Database.ts"
@@ -33,10 +34,11 @@ describe("migrating at start-up", () => {
   afterAll(() => database.drop())
 
   it("is safe when two instances start on the same empty database at once", async () => {
-    const start = Effect.scoped(Layer.build(Database.layer.pipe(Layer.provide(configLayer({ DATABASE_URL: database.url })))))
+    const start = Effect.scoped(Layer.build(Database.layer.pipe(Layer.provide(configLayer(database.serviceEnv)))))
     await Effect.runPromise(Effect.all([start, start], { concurrency: 2 }))
     const applied = await database.query<{ name: string }>("SELECT name FROM effect_sql_migrations")
-    expect(applied.map((row) => row.name)).toEqual(["create_tasks", "one_timestamp_on_create"])
+    const files = readdirSync(Database.migrationsDirectory).filter((file) => file.endsWith(".sql")).sort()
+    expect(applied.map((row) => row.name)).toEqual(files.map((file) => file.replace(/^\d+_|\.sql$/g, "")))
     const columns = await database.query<{ column_name: string }>(
       "SELECT column_name FROM information_schema.columns WHERE table_name = 'tasks' ORDER BY ordinal_position"
     )

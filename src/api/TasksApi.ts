@@ -6,7 +6,7 @@ import * as HttpApiGroup from "effect/http-api/HttpApiGroup"
 import * as HttpApiSchema from "effect/http-api/HttpApiSchema"
 import * as OpenApi from "effect/http-api/OpenApi"
 import { CreateTask, PageLimit, pageLimits, Task, TaskId, TaskPage, TaskStatus, UpdateTask } from "../domain/Task.ts"
-import { PreconditionFailed, ServiceUnavailable, TaskNotFound } from "../domain/TaskErrors.ts"
+import { IdempotencyKeyReused, PreconditionFailed, ServiceUnavailable, TaskNotFound } from "../domain/TaskErrors.ts"
 import { JsonBody } from "./JsonBody.ts"
 
 const taskPath = { id: TaskId }
@@ -27,6 +27,14 @@ const NotModified = HttpApiSchema.WithHeaders(HttpApiSchema.Empty(304), { etag }
   description: "The task has not changed since the version named in If-None-Match."
 })
 
+const idempotencyKey = {
+  "idempotency-key": Schema.optionalKey(
+    Schema.String.check(Schema.isPattern(/^[\x21-\x7e]{1,255}$/)).annotate({
+      description: "Makes the create safe to retry: one task per key for 24 hours. The same key with another body is a 422."
+    })
+  )
+}
+
 const ifMatch = {
   "if-match": Schema.optionalKey(Schema.String.annotate({
     description: "Apply only if the task is still at one of these versions (ETags), or `*`; otherwise 412."
@@ -41,12 +49,14 @@ const ifNoneMatch = {
 export class TasksApi extends HttpApiGroup.make("tasks")
   .add(
     HttpApiEndpoint.post("create", "/tasks", {
+      headers: idempotencyKey,
       payload: CreateTask,
       success: TaskCreated,
-      error: ServiceUnavailable
+      error: [IdempotencyKeyReused, ServiceUnavailable]
     }).middleware(JsonBody).annotateMerge(OpenApi.annotations({
       summary: "Create a task",
-      description: "Answers 201 with the task and its `Location`."
+      description: "Answers 201 with the task and its `Location`. With an Idempotency-Key, a retry answers " +
+        "the same 201 body and creates nothing."
     })),
     HttpApiEndpoint.get("list", "/tasks", {
       query: ListTasksQuery,

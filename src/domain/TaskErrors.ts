@@ -32,3 +32,9 @@ export class PreconditionFailed extends HttpApiError.Problem<PreconditionFailed>
   status: 412,
   title: "Precondition Failed"
 }) {}
+
+export class IdempotencyKeyReused extends HttpApiError.Problem<IdempotencyKeyReused>()("IdempotencyKeyReused", {
+  type: "about:blank",
+  status: 422,
+  title: "Unprocessable Content"
+}) {}

@@ -14,6 +14,8 @@ const appConfig = Config.all({
     Config.option,
     Config.map(Option.getOrUndefined)
   ),
+  databasePoolSize: Config.schema(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100 })), "DATABASE_POOL_SIZE")
+    .pipe(Config.withDefault(10)),
   dataDir: Config.String("DATA_DIR").pipe(Config.withDefault("./.data")),
   host: Config.String("HOST").pipe(Config.withDefault("0.0.0.0")),
   // 0 asks the system for a free port, as tests do.

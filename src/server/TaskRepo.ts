@@ -3,10 +3,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as SqlClient from "effect/sql/SqlClient"
 import { isSqlError, type SqlError } from "effect/sql/SqlError"
-import { randomUUID } from "node:crypto"
+import { createHash, randomUUID } from "node:crypto"
+import * as Schedule from "effect/Schedule"
 import type { CreateTask, Task, TaskId, TaskStatus, UpdateTask } from "../domain/Task.ts"
 import { matches, type Versions } from "../domain/EntityTag.ts"
-import { PreconditionFailed, ServiceUnavailable, TaskNotFound } from "../domain/TaskErrors.ts"
+import { IdempotencyKeyReused, PreconditionFailed, ServiceUnavailable, TaskNotFound } from "../domain/TaskErrors.ts"
 import type { PagePosition } from "./PageCursor.ts"
 
 export interface ListRequest {
@@ -16,6 +17,17 @@ export interface ListRequest {
 }
 
 const notFound = (id: TaskId) => new TaskNotFound({ detail: `No task has the id ${id}.` })
+const keyReused = new IdempotencyKeyReused({
+  detail: "This Idempotency-Key was used for a different request; use a new key for a new task."
+})
+const idempotencyWindowMs = 24 * 60 * 60 * 1000
+
+/** What a create asks for, hashed: the decoded body, defaults filled in. */
+const fingerprintOf = (input: CreateTask) =>
+  createHash("sha256")
+    .update(JSON.stringify([input.title, input.description ?? null, input.status ?? "pending"]))
+    .digest("base64url")
+
 const changedSince = (id: TaskId) =>
   new PreconditionFailed({ detail: `Task ${id} has changed since the version named in If-Match.` })
 const unavailable = new ServiceUnavailable({ detail: "The database cannot be reached; try again shortly." })
@@ -32,7 +44,8 @@ const nextUpdatedAt = (previous: string, now: number): string =>
   new Date(Math.max(now, Date.parse(previous) + 1)).toISOString()
 
 export class TaskRepo extends Context.Service<TaskRepo, {
-  create(input: CreateTask): Effect.Effect<Task, ServiceUnavailable>
+  /** With an idempotency key, creates at most one task per key (for 24 hours), and answers retries with it. */
+  create(input: CreateTask, idempotencyKey?: string): Effect.Effect<Task, IdempotencyKeyReused | ServiceUnavailable>
   /** Up to `limit` tasks, newest first, strictly after `after` when given. */
   list(request: ListRequest): Effect.Effect<ReadonlyArray<Task>, ServiceUnavailable>
   findById(id: TaskId): Effect.Effect<Task, TaskNotFound | ServiceUnavailable>
@@ -87,14 +100,47 @@ export class TaskRepo extends Context.Service<TaskRepo, {
             (rows) => Effect.fail(rows.length === 0 ? notFound(id) : changedSince(id))
           )
 
-      const create = (input: CreateTask) =>
-        sql<Task>`
-          INSERT INTO tasks (id, title, description, status)
-          VALUES (${randomUUID()}, ${input.title}, ${input.description ?? null}, ${input.status ?? "pending"})
-          RETURNING ${sql.literal(taskColumns)}`.pipe(
-            Effect.map((rows) => rows[0]!),
-            boundary
-          )
+      const insert = (input: CreateTask) =>
+        Effect.map(
+          sql<Task>`
+            INSERT INTO tasks (id, title, description, status)
+            VALUES (${randomUUID()}, ${input.title}, ${input.description ?? null}, ${input.status ?? "pending"})
+            RETURNING ${sql.literal(taskColumns)}`,
+          (rows) => rows[0]!
+        )
+
+      // One transaction claims the key and creates the task. A concurrent
+      // request with the same key waits on the key's row, then finds it taken
+      // and answers with the task the first one stored. An expired key is
+      // claimed again as if new.
+      const createOnce = (input: CreateTask, key: string) =>
+        Effect.gen(function*() {
+          const fingerprint = fingerprintOf(input)
+          const claimed = yield* sql`
+            INSERT INTO idempotency_keys (key, fingerprint) VALUES (${key}, ${fingerprint})
+            ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, task = NULL, created_at = now()
+              WHERE idempotency_keys.created_at < now() - interval '24 hours'
+            RETURNING key`
+          if (claimed.length === 0) {
+            const [first] = yield* sql<{ fingerprint: string; task: Task }>`
+              SELECT fingerprint, task FROM idempotency_keys WHERE key = ${key}`
+            if (first === undefined) return yield* Effect.fail(unavailable)
+            return first.fingerprint === fingerprint ? first.task : yield* Effect.fail(keyReused)
+          }
+          const task = yield* insert(input)
+          yield* sql`UPDATE idempotency_keys SET task = ${JSON.stringify(task)}::jsonb WHERE key = ${key}`
+          return task
+        })
+
+      const create = (input: CreateTask, idempotencyKey?: string) =>
+        boundary(idempotencyKey === undefined ? insert(input) : sql.withTransaction(createOnce(input, idempotencyKey)))
+
+      // Expired keys only take room; they are purged hourly.
+      yield* sql`DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'`.pipe(
+        Effect.ignore,
+        Effect.repeat(Schedule.spaced("1 hour")),
+        Effect.forkScoped
+      )
 
       const list = ({ after, limit, status }: ListRequest) =>
         boundary(sql<Task>`
@@ -156,6 +202,7 @@ export class TaskRepo extends Context.Service<TaskRepo, {
   /** Tasks in a Map: for fast tests of everything above the database. */
   static readonly layerMemory = Layer.sync(TaskRepo, () => {
     const tasks = new Map<string, Task>()
+    const keys = new Map<string, { readonly fingerprint: string; readonly task: Task; readonly at: number }>()
     let lastCreatedAt = 0
 
     const newestFirst = (a: Task, b: Task) =>
@@ -174,8 +221,13 @@ export class TaskRepo extends Context.Service<TaskRepo, {
       )
 
     return TaskRepo.of({
-      create: (input) =>
-        Effect.sync(() => {
+      create: (input, idempotencyKey) =>
+        Effect.suspend(() => {
+          const fingerprint = fingerprintOf(input)
+          const first = idempotencyKey === undefined ? undefined : keys.get(idempotencyKey)
+          if (first !== undefined && Date.now() - first.at < idempotencyWindowMs) {
+            return first.fingerprint === fingerprint ? Effect.succeed(first.task) : Effect.fail(keyReused)
+          }
           // Real wall-clock time, kept strictly increasing so the order of
           // creation is the order of listing, as in PostgreSQL.
           lastCreatedAt = Math.max(Date.now(), lastCreatedAt + 1)
@@ -189,7 +241,8 @@ export class TaskRepo extends Context.Service<TaskRepo, {
             updated_at: now
           }
           tasks.set(task.id, task)
-          return task
+          if (idempotencyKey !== undefined) keys.set(idempotencyKey, { fingerprint, task, at: Date.now() })
+          return Effect.succeed(task)
         }),
       list: ({ after, limit, status }) =>
         Effect.sync(() =>

@@ -22,8 +22,8 @@ export const TasksHttp = HttpApiBuilder.group(
     const cursors = yield* PageCursor
 
     return handlers
-      .handle("create", ({ payload }) =>
-        Effect.map(repo.create(payload), (task) =>
+      .handle("create", ({ headers, payload }) =>
+        Effect.map(repo.create(payload, headers["idempotency-key"]), (task) =>
           HttpApiSchema.withHeaders({
             body: task,
             headers: { location: `/tasks/${task.id}`, etag: entityTagOf(task) }

@@ -360,6 +360,48 @@ export const taskApiContract = (name: string, makeTarget: () => Promise<Target>)
       })
     })
 
+    describe("idempotent create: Idempotency-Key", () => {
+      const post = (key: string, body: unknown) =>
+        target.fetch("/tasks", {
+          method: "POST",
+          headers: { ...jsonHeaders, "idempotency-key": key },
+          body: JSON.stringify(body)
+        })
+
+      it("creates one task per key, and answers a retry with the same 201", async () => {
+        const first = await post("key-1", { title: "once", description: "only once" })
+        expect(first.status).toBe(201)
+        const task = (await first.json()) as TaskBody
+        const retry = await post("key-1", { title: "  once ", description: "only once" })
+        expect(retry.status).toBe(201)
+        expect(await retry.json()).toEqual(task)
+        expect(retry.headers.get("location")).toBe(`/tasks/${task.id}`)
+        expect((await post("key-2", { title: "once", description: "only once" })).status).toBe(201)
+        expect(await count()).toBe(2)
+      })
+
+      it("refuses the same key with a different body (422), creating nothing", async () => {
+        await post("key-3", { title: "first" })
+        await expectProblem(await post("key-3", { title: "second" }), 422)
+        await expectProblem(await post("key-3", { title: "first", status: "completed" }), 422)
+        expect(await count()).toBe(1)
+      })
+
+      it("creates one task when the same key is retried concurrently", async () => {
+        const answers = await Promise.all(Array.from({ length: 12 }, () => post("key-4", { title: "raced" })))
+        expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 201))
+        const ids = new Set(await Promise.all(answers.map(async (answer) => ((await answer.json()) as TaskBody).id)))
+        expect(ids.size).toBe(1)
+        expect(await count()).toBe(1)
+      })
+
+      it("refuses a malformed key with a 400 naming the header", async () => {
+        await expectInvalid(await post("has spaces", { title: "t" }), ["headers", "idempotency-key"])
+        await expectInvalid(await post("x".repeat(256), { title: "t" }), ["headers", "idempotency-key"])
+        expect(await count()).toBe(0)
+      })
+    })
+
     describe("versions: ETag, If-Match, If-None-Match", () => {
       const patch = (id: string, body: unknown, headers: Record<string, string> = {}) =>
         target.fetch(`/tasks/${id}`, { method: "PATCH", headers: { ...jsonHeaders, ...headers }, body: JSON.stringify(body) })
@@ -485,7 +527,7 @@ export const taskApiContract = (name: string, makeTarget: () => Promise<Target>)
         }
         expect(document.openapi).toMatch(/^3\.1\./)
         const statuses = (path: string, method: string) => Object.keys(document.paths[path]?.[method]?.responses ?? {})
-        expect(statuses("/tasks", "post")).toEqual(expect.arrayContaining(["201", "400", "413", "415", "500", "503"]))
+        expect(statuses("/tasks", "post")).toEqual(expect.arrayContaining(["201", "400", "413", "415", "422", "500", "503"]))
         expect(statuses("/tasks", "get")).toEqual(expect.arrayContaining(["200", "400", "500", "503"]))
         expect(statuses("/tasks/{id}", "get")).toEqual(expect.arrayContaining(["200", "400", "404", "503"]))
         expect(statuses("/tasks/{id}", "get")).toContain("304")

@@ -35,7 +35,7 @@ const startSlowPost = (url: string, body: string) => {
 
 describe("graceful shutdown", () => {
   it("on SIGTERM refuses new connections, finishes the request in flight, then exits 0", async () => {
-    const server = await startServer({ DATABASE_URL: database.url })
+    const server = await startServer(database.serviceEnv)
     const slow = await startSlowPost(server.url, JSON.stringify({ title: "in flight" }))
     await new Promise((resolve) => setTimeout(resolve, 200))
     server.child.kill("SIGTERM")
@@ -50,7 +50,7 @@ describe("graceful shutdown", () => {
   })
 
   it("stops waiting for a request that never finishes at SHUTDOWN_TIMEOUT", async () => {
-    const server = await startServer({ DATABASE_URL: database.url, SHUTDOWN_TIMEOUT: "1 second" })
+    const server = await startServer({ ...database.serviceEnv, SHUTDOWN_TIMEOUT: "1 second" })
     const stuck = await startSlowPost(server.url, JSON.stringify({ title: "never finished" }))
     const started = performance.now()
     server.child.kill("SIGTERM")
@@ -63,7 +63,7 @@ describe("graceful shutdown", () => {
 
 describe("logging and configuration", () => {
   it("logs one JSON line per request with method, path, status and latency", async () => {
-    const server = await startServer({ DATABASE_URL: database.url, LOG_FORMAT: "json" })
+    const server = await startServer({ ...database.serviceEnv, LOG_FORMAT: "json" })
     await fetch(new URL("/tasks/not-a-uuid?x=1", server.url))
     await server.stop()
     const lines = server.output.map((line) => JSON.parse(line) as { message: string; annotations: Record<string, unknown> })
@@ -75,7 +75,8 @@ describe("logging and configuration", () => {
 
   it("reads .env from the working directory, the real environment winning", async () => {
     const dir = mkdtempSync(join(tmpdir(), "task-api-env-"))
-    writeFileSync(join(dir, ".env"), `DATABASE_URL=${database.url}\nPORT=1\nLOG_LEVEL=warning\n`)
+    const variables = Object.entries(database.serviceEnv).map(([name, value]) => `${name}=${value}\n`).join("")
+    writeFileSync(join(dir, ".env"), `${variables}PORT=1\nLOG_LEVEL=warning\n`)
     // PORT=1 from .env would fail to bind; the environment's PORT must win.
     const server = await startServer({ PORT: String(await freePort()) }, { cwd: dir })
     const response = await fetch(new URL("/ready", server.url))

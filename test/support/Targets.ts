@@ -53,7 +53,7 @@ export const postgresTarget = async (): Promise<Target> => {
   const web = makeHandler(
     TaskRepo.layer.pipe(
       Layer.provide(Database.layer),
-      Layer.provide(configLayer({ DATABASE_URL: database.url }))
+      Layer.provide(configLayer(database.serviceEnv))
     )
   )
   // The first request builds the layers, which migrate the new database.
@@ -74,7 +74,7 @@ export interface ServerTarget extends Target {
 
 export const serverTarget = async (env: Record<string, string> = {}): Promise<ServerTarget> => {
   const database = await createTestDatabase()
-  const server = await startServer({ DATABASE_URL: database.url, ...env })
+  const server = await startServer({ ...database.serviceEnv, ...env })
   return {
     server,
     // Concatenated, not resolved: a path such as "//x" must reach the server as sent.

@@ -47,15 +47,18 @@ const run = (url: string, statement: string) => {
 
 export interface TestDatabase {
   readonly url: string
+  /** What a service needs to run on this database. */
+  readonly serviceEnv: Record<string, string>
   /** Runs one statement on this database. */
   readonly query: <A extends object = Record<string, unknown>>(statement: string) => Promise<ReadonlyArray<A>>
   readonly drop: () => Promise<void>
 }
 
-const withClient = (url: string, drop: () => Promise<void>): TestDatabase => {
+const withClient = (url: string, drop: () => Promise<void>, serviceEnv: Record<string, string> = {}): TestDatabase => {
   const runtime = connect(url)
   return {
     url,
+    serviceEnv: { DATABASE_URL: url, ...serviceEnv },
     query: <A extends object>(statement: string) =>
       runtime.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe<A>(statement))),
     drop: async () => {
@@ -79,10 +82,12 @@ const createEmbeddedDatabase = async () => {
   const db = await PGlite.create()
   const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 16 })
   await server.start()
+  // One connection, as the service uses on its own embedded database: PGlite
+  // interleaves the messages of several connections.
   return withClient(`postgres://postgres@${server.getServerConn()}/postgres`, async () => {
     await server.stop()
     await db.close()
-  })
+  }, { DATABASE_POOL_SIZE: "1" })
 }
 
 /** A fresh, empty database, so test files never see each other's rows. */
