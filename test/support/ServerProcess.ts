@@ -30,10 +30,10 @@ export const freePort = () =>
  */
 export const startServer = async (
   env: Record<string, string>,
-  options?: { readonly cwd?: string }
+  options?: { readonly cwd?: string; readonly nodeArgs?: ReadonlyArray<string> }
 ): Promise<ServerProcess> => {
   const port = env.PORT ?? String(await freePort())
-  const child = spawn(process.execPath, [entry], {
+  const child = spawn(process.execPath, [...(options?.nodeArgs ?? []), entry], {
     cwd: options?.cwd,
     env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", LOG_FORMAT: "json", ...env, PORT: port },
     stdio: ["ignore", "pipe", "pipe"]

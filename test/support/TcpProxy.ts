@@ -8,6 +8,8 @@ export interface TcpProxy {
   readonly port: number
   /** Drops every open connection and refuses new ones. */
   readonly cut: () => Promise<void>
+  /** Keeps every connection open but forwards nothing, as a network that drops packets. */
+  readonly freeze: () => void
   readonly restore: () => Promise<void>
   readonly close: () => Promise<void>
 }
@@ -16,10 +18,17 @@ export const startTcpProxy = async (target: { host: string; port: number }): Pro
   const sockets = new Set<net.Socket>()
   let server: net.Server | undefined
   let port = 0
+  let frozen = false
 
   const listen = () =>
     new Promise<void>((resolve, reject) => {
       server = net.createServer((client) => {
+        if (frozen) {
+          sockets.add(client)
+          client.on("close", () => sockets.delete(client))
+          client.on("error", () => client.destroy())
+          return
+        }
         const upstream = net.connect(target.port, target.host)
         for (const socket of [client, upstream]) {
           sockets.add(socket)
@@ -46,6 +55,20 @@ export const startTcpProxy = async (target: { host: string; port: number }): Pro
       server = undefined
     })
 
+  const freeze = () => {
+    frozen = true
+    for (const socket of sockets) {
+      socket.unpipe()
+      socket.pause()
+    }
+  }
+
+  const restore = async () => {
+    frozen = false
+    await cut()
+    await listen()
+  }
+
   await listen()
-  return { port, cut, restore: listen, close: cut }
+  return { port, cut, freeze, restore, close: cut }
 }
