@@ -36,13 +36,20 @@ describe("what a client may send", () => {
     expect(problemOf(answer).status).toBe(400)
   })
 
-  it("keeps serving others while slow clients trickle their headers", async () => {
+  it("keeps serving others while slow clients trickle their headers or their bodies", async () => {
     const { hostname, port } = new URL(target.server.url)
-    const slow = Array.from({ length: 50 }, () => net.connect(Number(port), hostname))
+    const slowHeaders = Array.from({ length: 25 }, () => net.connect(Number(port), hostname))
+    const slowBodies = Array.from({ length: 25 }, () => {
+      const socket = net.connect(Number(port), hostname)
+      socket.write("POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n")
+      return socket
+    })
+    const slow = [...slowHeaders, ...slowBodies]
     const request = "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: "
     let sent = 0
     const trickle = setInterval(() => {
-      for (const socket of slow) if (socket.writable) socket.write(request[sent % request.length]!)
+      for (const socket of slowHeaders) if (socket.writable) socket.write(request[sent % request.length]!)
+      for (const socket of slowBodies) if (socket.writable) socket.write("x")
       sent++
     }, 50)
     try {
