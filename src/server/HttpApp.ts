@@ -7,6 +7,7 @@ import { JsonBodyGuard } from "./JsonBodyGuard.ts"
 import * as MethodNotAllowed from "./MethodNotAllowed.ts"
 import * as ProblemResponses from "./ProblemResponses.ts"
 import * as RequestTimeout from "./RequestTimeout.ts"
+import * as SecurityHeaders from "./SecurityHeaders.ts"
 import { SystemHttp } from "./SystemHttp.ts"
 import { TasksHttp } from "./TasksHttp.ts"
 
@@ -28,5 +29,6 @@ export const routes = Layer.mergeAll(
   ),
   DocsPage.layer(docsPath),
   MethodNotAllowed.layer(Api, [openapiPath, docsPath]),
-  ProblemResponses.ProblemResponses
+  // Registered first, so it wraps everything, the problem documents included.
+  ProblemResponses.ProblemResponses.pipe(Layer.provide(SecurityHeaders.layer(docsPath)))
 )

@@ -509,6 +509,30 @@ export const taskApiContract = (name: string, makeTarget: () => Promise<Target>)
       })
     })
 
+    describe("security headers", () => {
+      it("are on every answer, errors included, and the docs page may run only its own script", async () => {
+        const task = await createTask(target)
+        for (
+          const response of [
+            await target.fetch(`/tasks/${task.id}`),
+            await target.fetch("/nope"),
+            await target.fetch("/tasks", { method: "PUT" }),
+            await target.fetch("/tasks/x"),
+            await target.fetch("/openapi.json")
+          ]
+        ) {
+          expect(response.headers.get("x-content-type-options")).toBe("nosniff")
+          expect(response.headers.get("referrer-policy")).toBe("no-referrer")
+          expect(response.headers.get("content-security-policy")).toMatch(/^default-src 'none'; frame-ancestors 'none'/)
+          expect(response.headers.get("x-powered-by")).toBeNull()
+        }
+        const docs = (await target.fetch("/docs")).headers.get("content-security-policy")!
+        expect(docs).toContain("script-src 'unsafe-inline'")
+        expect(docs).toContain("connect-src 'self'")
+        expect(docs).not.toMatch(/https?:/)
+      })
+    })
+
     describe("system endpoints", () => {
       it("reports health and readiness", async () => {
         for (const path of ["/health", "/ready"]) {
