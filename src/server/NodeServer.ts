@@ -30,9 +30,10 @@ export const makeNodeServer = (limits: ConnectionLimits) => (): Server => {
   server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
     if (error.code === "ECONNRESET" || !socket.writable) return void socket.destroy()
     const [status, detail] = parserErrors[error.code ?? ""] ?? [400, "The request is not valid HTTP."]
-    const body = JSON.stringify(problemDocument(status, detail))
+    const document = problemDocument(status, detail)
+    const body = JSON.stringify(document)
     socket.end(
-      `HTTP/1.1 ${status} ${problemDocument(status, detail).title}\r\n` +
+      `HTTP/1.1 ${status} ${document.title}\r\n` +
         `Content-Type: ${problemContentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
         `Connection: close\r\n\r\n${body}`
     )

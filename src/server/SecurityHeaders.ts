@@ -12,13 +12,19 @@ const docsPolicy = "default-src 'none'; script-src 'unsafe-inline'; style-src 'u
   "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; " +
   "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
+const headers = (policy: string) => ({
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "content-security-policy": policy
+})
+const apiHeaders = headers(apiPolicy)
+const docsHeaders = headers(docsPolicy)
+
 /** Headers every response carries, errors included (the middleware is global). */
 export const layer = (docsPath: string) =>
   HttpRouter.middleware((httpEffect) =>
     Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
       Effect.map(httpEffect, (response) =>
-        HttpServerResponse.setHeaders(response, {
-          "x-content-type-options": "nosniff",
-          "referrer-policy": "no-referrer",
-          "content-security-policy": request.url === docsPath ? docsPolicy : apiPolicy
-        }))), { global: true })
+        HttpServerResponse.setHeaders(response, request.url === docsPath ? docsHeaders : apiHeaders))), {
+    global: true
+  })

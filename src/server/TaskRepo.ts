@@ -223,7 +223,7 @@ export class TaskRepo extends Context.Service<TaskRepo, {
     return TaskRepo.of({
       create: (input, idempotencyKey) =>
         Effect.suspend(() => {
-          const fingerprint = fingerprintOf(input)
+          const fingerprint = idempotencyKey === undefined ? undefined : fingerprintOf(input)
           const first = idempotencyKey === undefined ? undefined : keys.get(idempotencyKey)
           if (first !== undefined && Date.now() - first.at < idempotencyWindowMs) {
             return first.fingerprint === fingerprint ? Effect.succeed(first.task) : Effect.fail(keyReused)
@@ -241,7 +241,7 @@ export class TaskRepo extends Context.Service<TaskRepo, {
             updated_at: now
           }
           tasks.set(task.id, task)
-          if (idempotencyKey !== undefined) keys.set(idempotencyKey, { fingerprint, task, at: Date.now() })
+          if (idempotencyKey !== undefined) keys.set(idempotencyKey, { fingerprint: fingerprint!, task, at: Date.now() })
           return Effect.succeed(task)
         }),
       list: ({ after, limit, status }) =>
