@@ -1,3 +1,5 @@
+/* eslint-disable security/detect-non-literal-fs-filename -- every path here is DATA_DIR, which the
+   operator sets, or /proc/<pid>; none comes from a request. */
 import { PGlite } from "@electric-sql/pglite"
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
 import * as Effect from "effect/Effect"
@@ -50,7 +52,8 @@ const lockDataDir = (dataDir: string) =>
             return Effect.fail(new EmbeddedStartFailed({ message: `Cannot lock ${dataDir}`, cause: error }))
           }
           const owner = Number(readFileSync(lockFile, "utf8"))
-          if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) {
+          // An empty lock file (a crash between creating and writing it) reads as 0: nobody's.
+          if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
             return Effect.fail(
               new DataDirInUse({
                 message: `DATA_DIR ${dataDir} is in use by another task-api process (pid ${owner}); ` +

@@ -46,7 +46,7 @@ export const splitStatements = (text: string): Array<string> => {
     return end === -1 ? text.length : end + terminator.length
   }
   while (i < text.length) {
-    const char = text[i]!
+    const char = text.charAt(i)
     if (char === "'" || char === "\"") {
       i = skipTo(char, i + 1)
     } else if (char === "-" && text[i + 1] === "-") {
