@@ -1,7 +1,9 @@
 // The benchmark's baseline: what a careful hand-written server does with
 // Node's bare `http` and `pg`: the same SQL, the same cursor codec, the same
-// checks a client can see, and nothing else (no framework, no logging).
+// token check (jose, HS256), a token bucket per subject, the same checks a
+// client can see, and nothing else (no framework, no logging).
 // Not shipped; `npm run bench` runs it beside the service.
+import { jwtVerify } from "jose"
 import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import pg from "pg"
@@ -10,6 +12,31 @@ import { makeCursorCodec } from "../src/server/CursorCodec.ts"
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 })
 pool.on("error", () => {}) // an idle connection the server closed; the pool replaces it
 const cursors = makeCursorCodec(Buffer.from(process.env.CURSOR_SECRET ?? "bench"))
+const jwtKey = new TextEncoder().encode(process.env.JWT_SECRET)
+const limit = Number(process.env.RATE_LIMIT_REQUESTS ?? 600)
+const refillMs = 60_000 / limit
+const buckets = new Map<string, { tokens: number; at: number }>()
+
+/** The caller's subject, or undefined when its token does not verify. */
+const authenticate = async (req: IncomingMessage) => {
+  const header = req.headers.authorization
+  if (header === undefined || !header.startsWith("Bearer ")) return undefined
+  try {
+    const { payload } = await jwtVerify(header.slice(7), jwtKey, { algorithms: ["HS256"], requiredClaims: ["sub", "exp"] })
+    return payload.sub
+  } catch {
+    return undefined
+  }
+}
+
+const withinLimit = (owner: string) => {
+  const now = Date.now()
+  const bucket = buckets.get(owner) ?? { tokens: limit, at: now }
+  bucket.tokens = Math.min(limit, bucket.tokens + (now - bucket.at) / refillMs) - 1
+  bucket.at = now
+  buckets.set(owner, bucket)
+  return bucket.tokens >= 0
+}
 
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 const columns = `id, title, description, status, ${iso("created_at")} AS created_at, ${iso("updated_at")} AS updated_at`
@@ -45,28 +72,28 @@ const readJson = (req: IncomingMessage) =>
 const validTitle = (title: unknown) =>
   typeof title === "string" && title.trim().length >= 1 && [...title.trim()].length <= 255 && !title.includes("\u0000")
 
-const list = async (url: URL, res: ServerResponse) => {
+const list = async (owner: string, url: URL, res: ServerResponse) => {
   const limit = Number(url.searchParams.get("limit") ?? 50)
   if (!Number.isInteger(limit) || limit < 1 || limit > 100) return problem(res, 400, "limit")
   const status = url.searchParams.get("status")
   if (status !== null && !statuses.has(status)) return problem(res, 400, "status")
   const cursor = url.searchParams.get("cursor")
-  const after = cursor === null ? undefined : cursors.decode(cursor)
+  const after = cursor === null ? undefined : cursors.decode(owner, cursor)
   if (cursor !== null && after === undefined) return problem(res, 400, "cursor")
-  const where: Array<string> = []
-  const values: Array<unknown> = []
+  const values: Array<unknown> = [owner]
+  const where: Array<string> = ["owner = $1"]
   if (status !== null) where.push(`status = $${values.push(status)}`)
   if (after !== undefined) {
     where.push(`(created_at, id) < ($${values.push(after.createdAt)}::timestamptz, $${values.push(after.id)}::uuid)`)
   }
-  const text = `SELECT ${columns} FROM tasks ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ` +
+  const text = `SELECT ${columns} FROM tasks WHERE ${where.join(" AND ")} ` +
     `ORDER BY tasks.created_at DESC, tasks.id DESC LIMIT $${values.push(limit + 1)}`
   const { rows } = await pool.query({ name: `list-${status !== null}-${after !== undefined}`, text, values })
   const items = rows.slice(0, limit)
   const last = items.at(-1)
   send(res, 200, {
     items,
-    next_cursor: rows.length > limit && last ? cursors.encode({ createdAt: last.created_at, id: last.id }) : null
+    next_cursor: rows.length > limit && last ? cursors.encode(owner, { createdAt: last.created_at, id: last.id }) : null
   })
 }
 
@@ -75,8 +102,11 @@ const handle = async (req: IncomingMessage, res: ServerResponse) => {
   const [, root, id, extra] = url.pathname.split("/")
   if (url.pathname === "/health") return send(res, 200, { status: "ok" })
   if (root !== "tasks" || extra !== undefined) return problem(res, 404, "not found")
+  const owner = await authenticate(req)
+  if (owner === undefined) return problem(res, 401, "token")
+  if (!withinLimit(owner)) return problem(res, 429, "limit")
   if (id === undefined) {
-    if (req.method === "GET") return list(url, res)
+    if (req.method === "GET") return list(owner, url, res)
     if (req.method !== "POST") return problem(res, 405, "method")
     if (!req.headers["content-type"]?.startsWith("application/json")) return problem(res, 415, "json")
     const body = await readJson(req)
@@ -84,14 +114,18 @@ const handle = async (req: IncomingMessage, res: ServerResponse) => {
     if (body.status !== undefined && !statuses.has(body.status)) return problem(res, 400, "status")
     const { rows } = await pool.query({
       name: "create",
-      text: `INSERT INTO tasks (id, title, description, status) VALUES ($1, $2, $3, $4) RETURNING ${columns}`,
-      values: [randomUUID(), body.title.trim(), body.description ?? null, body.status ?? "pending"]
+      text: `INSERT INTO tasks (id, owner, title, description, status) VALUES ($1, $2, $3, $4, $5) RETURNING ${columns}`,
+      values: [randomUUID(), owner, body.title.trim(), body.description ?? null, body.status ?? "pending"]
     })
     return send(res, 201, rows[0], { location: `/tasks/${rows[0].id}` })
   }
   if (!uuid.test(id)) return problem(res, 400, "id")
   if (req.method === "GET") {
-    const { rows } = await pool.query({ name: "get", text: `SELECT ${columns} FROM tasks WHERE id = $1`, values: [id] })
+    const { rows } = await pool.query({
+      name: "get",
+      text: `SELECT ${columns} FROM tasks WHERE id = $1 AND owner = $2`,
+      values: [id, owner]
+    })
     return rows.length === 0 ? problem(res, 404, "no task") : send(res, 200, rows[0])
   }
   if (req.method === "PATCH") {
@@ -111,13 +145,24 @@ const handle = async (req: IncomingMessage, res: ServerResponse) => {
           THEN GREATEST(clock_timestamp(), updated_at + interval '1 millisecond')
           ELSE updated_at
         END
-        WHERE id = $5 RETURNING ${columns}`,
-      values: [body.title?.trim() ?? null, body.description !== undefined, body.description ?? null, body.status ?? null, id]
+        WHERE id = $5 AND owner = $6 RETURNING ${columns}`,
+      values: [
+        body.title?.trim() ?? null,
+        body.description !== undefined,
+        body.description ?? null,
+        body.status ?? null,
+        id,
+        owner
+      ]
     })
     return rows.length === 0 ? problem(res, 404, "no task") : send(res, 200, rows[0])
   }
   if (req.method === "DELETE") {
-    const { rowCount } = await pool.query({ name: "delete", text: "DELETE FROM tasks WHERE id = $1", values: [id] })
+    const { rowCount } = await pool.query({
+      name: "delete",
+      text: "DELETE FROM tasks WHERE id = $1 AND owner = $2",
+      values: [id, owner]
+    })
     return rowCount === 0 ? problem(res, 404, "no task") : send(res, 204)
   }
   return problem(res, 405, "method")

@@ -11,6 +11,7 @@ import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import * as SqlClient from "effect/sql/SqlClient"
+import { SignJWT } from "jose"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
 import * as http from "node:http"
@@ -38,6 +39,13 @@ const root = new URL("..", import.meta.url).pathname
 const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ??
   "postgres://postgres@127.0.0.1:5432/postgres"
 const cursorSecret = "benchmark-cursor-secret"
+// Every request is one user's, with a token both servers verify; the rate
+// limit is on, with a bucket too large for the load to empty.
+const owner = "bench"
+const jwtSecret = "benchmark-jwt-secret, at least 32 bytes"
+const rateLimit = "1000000000"
+const token = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(owner).setExpirationTime("1d")
+  .sign(new TextEncoder().encode(jwtSecret))
 
 try {
   execFileSync("wrk", ["--version"], { stdio: "ignore" })
@@ -93,8 +101,8 @@ await Effect.runPromise(Effect.scoped(Layer.build(Database.layer.pipe(
 ))))
 await sql(
   databaseUrl,
-  `INSERT INTO tasks (id, title, description, status, created_at, updated_at)
-   SELECT gen_random_uuid(), 'Task number ' || i,
+  `INSERT INTO tasks (id, owner, title, description, status, created_at, updated_at)
+   SELECT gen_random_uuid(), '${owner}', 'Task number ' || i,
           CASE WHEN i % 3 = 0 THEN 'Some details about task ' || i END,
           (ARRAY['pending', 'in_progress', 'completed'])[1 + i % 3],
           timestamptz '2026-01-01' + i * interval '1 millisecond',
@@ -111,7 +119,7 @@ const [deep] = await sql<{ created_at: string; id: string }>(
   `SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, id
    FROM tasks ORDER BY created_at DESC, id DESC OFFSET ${Math.floor(rows * 0.9)} LIMIT 1`
 )
-const deepCursor = makeCursorCodec(Buffer.from(cursorSecret)).encode({ createdAt: deep!.created_at, id: deep!.id as never })
+const deepCursor = makeCursorCodec(Buffer.from(cursorSecret)).encode(owner, { createdAt: deep!.created_at, id: deep!.id as never })
 
 // ---- the servers --------------------------------------------------------------
 
@@ -145,6 +153,8 @@ const start = async (name: string, args: ReadonlyArray<string>): Promise<Server>
       HOST: "127.0.0.1",
       PORT: String(port),
       CURSOR_SECRET: cursorSecret,
+      JWT_SECRET: jwtSecret,
+      RATE_LIMIT_REQUESTS: rateLimit,
       LOG_FORMAT: "json",
       MALLOC_ARENA_MAX: "2"
     },
@@ -179,6 +189,7 @@ const toMs = (value: string) => {
 
 const wrk = (server: Server, scenario: Scenario, seconds: number): Result => {
   const args = ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", "--timeout", "10s"]
+  args.push("-H", `Authorization: Bearer ${token}`)
   if (scenario.script) args.push("-s", join(root, "bench/wrk", scenario.script))
   const pid = server.child.pid!
   const cpuBefore = cpuMs(pid)

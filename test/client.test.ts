@@ -4,17 +4,19 @@ import * as FetchHttpClient from "effect/http/FetchHttpClient"
 // Imported as a consumer would: through the package's "./client" export.
 import { makeClient } from "task-api/client"
 import { TaskRepo } from "../src/server/TaskRepo.ts"
+import { defaultUser, tokenFor } from "./support/Auth.ts"
 import { makeHandler } from "./support/Targets.ts"
 
 // The typed client, wired to the in-process handler in place of the network.
-const client = Effect.gen(function*() {
+const clientWith = (token: string | undefined) => Effect.gen(function*() {
   const web = makeHandler(TaskRepo.layerMemory)
   yield* Effect.addFinalizer(() => Effect.promise(() => web.dispose()))
-  return yield* makeClient("http://task-api.test").pipe(
+  return yield* makeClient("http://task-api.test", { token }).pipe(
     Effect.provideService(FetchHttpClient.Fetch, ((input: string | URL | Request, init?: RequestInit) =>
       web.handler(new Request(input, init))) as typeof fetch)
   )
 })
+const client = clientWith(tokenFor(defaultUser))
 
 describe("the typed client", () => {
   it.live("creates, reads, pages, updates and deletes tasks", () =>
@@ -63,5 +65,9 @@ describe("the typed client", () => {
       // The client validates what it sends, so a bad payload fails before the request.
       const refused = yield* Effect.flip(tasks.create({ headers: {}, payload: { title: "" } }))
       assert.include(String(refused), "code points")
+
+      const anonymous = (yield* clientWith(undefined)).tasks
+      const unauthorized = yield* Effect.flip(anonymous.list({ query: { limit: 10 } }))
+      assert.strictEqual(unauthorized._tag, "Unauthorized")
     }).pipe(Effect.scoped))
 })

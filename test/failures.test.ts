@@ -8,7 +8,8 @@ import * as Database from "../src/server/Database.ts"
 import { RequestTimeout } from "../src/server/RequestTimeout.ts"
 import { TaskRepo } from "../src/server/TaskRepo.ts"
 import { createTask, expectProblem, send } from "./support/Http.ts"
-import { configLayer, makeHandler, type Target } from "./support/Targets.ts"
+import { withToken } from "./support/Auth.ts"
+import { asUsers, configLayer, makeHandler, type Target } from "./support/Targets.ts"
 import { createTestDatabase, type TestDatabase } from "./support/TestDatabase.ts"
 
 const secret = "SELECT password FROM users -- hunter2"
@@ -21,7 +22,7 @@ const makeTarget = (repo: Layer.Layer<TaskRepo, unknown>) => {
   })
   const web = makeHandler(repo, Logger.layer([capture]))
   const target: Target = {
-    fetch: (path, init) => web.handler(new Request(new URL(path, "http://task-api.test"), init)),
+    ...asUsers((path, init) => web.handler(new Request(new URL(path, "http://task-api.test"), init))),
     reset: async () => {},
     close: () => web.dispose()
   }
@@ -97,7 +98,7 @@ describe("a request that takes too long", () => {
       ready: Effect.never
     }))
     const web = makeHandler(hanging, Layer.succeed(RequestTimeout, Duration.millis(300)))
-    const fetch = (path: string) => web.handler(new Request(new URL(path, "http://task-api.test")))
+    const fetch = (path: string) => web.handler(new Request(new URL(path, "http://task-api.test"), withToken()))
     const started = performance.now()
     const [stuck, ready, list] = await Promise.all([
       fetch("/tasks/0193a1c4-6f7e-7b3a-9c1d-2f4e5a6b7c8d"),

@@ -2,6 +2,7 @@ import * as Layer from "effect/Layer"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Database from "../src/server/Database.ts"
 import { TaskRepo } from "../src/server/TaskRepo.ts"
+import { bearer } from "./support/Auth.ts"
 import type { TaskBody } from "./support/Http.ts"
 import { configLayer, makeHandler } from "./support/Targets.ts"
 import { createTestDatabase, type TestDatabase } from "./support/TestDatabase.ts"
@@ -25,7 +26,7 @@ describe("idempotency keys in the database", () => {
     web.handler(
       new Request("http://task-api.test/tasks", {
         method: "POST",
-        headers: { "content-type": "application/json", "idempotency-key": key },
+        headers: { "content-type": "application/json", "idempotency-key": key, ...bearer() },
         body: JSON.stringify({ title })
       })
     )

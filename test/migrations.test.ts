@@ -42,7 +42,9 @@ describe("migrating at start-up", () => {
     const columns = await database.query<{ column_name: string }>(
       "SELECT column_name FROM information_schema.columns WHERE table_name = 'tasks' ORDER BY ordinal_position"
     )
-    expect(columns.map((row) => row.column_name)).toEqual(["id", "title", "description", "status", "created_at", "updated_at"])
+    expect(columns.map((row) => row.column_name)).toEqual(
+      ["id", "title", "description", "status", "created_at", "updated_at", "owner"]
+    )
   })
 
   it("keeps the database's rules as a backstop behind the API's", async () => {

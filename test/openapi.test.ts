@@ -6,6 +6,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { paths } from "./generated/task-api.ts"
+import { bearer } from "./support/Auth.ts"
 import { memoryTarget, serverTarget, type ServerTarget } from "./support/Targets.ts"
 
 describe("the exported OpenAPI document", () => {
@@ -32,7 +33,7 @@ describe("a client generated from the document", () => {
   afterAll(() => target.close())
 
   it("creates, lists, patches and deletes tasks, and reads problems", async () => {
-    const client = createClient<paths>({ baseUrl: target.server.url })
+    const client = createClient<paths>({ baseUrl: target.server.url, headers: bearer() })
 
     const created = await client.POST("/tasks", { body: { title: "From the outside", status: "in_progress" } })
     expect(created.response.status).toBe(201)

@@ -7,6 +7,7 @@ import * as HttpApiSchema from "effect/http-api/HttpApiSchema"
 import * as OpenApi from "effect/http-api/OpenApi"
 import { CreateTask, PageLimit, pageLimits, Task, TaskId, TaskPage, TaskStatus, UpdateTask } from "../domain/Task.ts"
 import { IdempotencyKeyReused, PreconditionFailed, ServiceUnavailable, TaskNotFound } from "../domain/TaskErrors.ts"
+import { Authorization } from "./Authorization.ts"
 import { JsonBody } from "./JsonBody.ts"
 
 const taskPath = { id: TaskId }
@@ -93,7 +94,14 @@ export class TasksApi extends HttpApiGroup.make("tasks")
       description: "With If-Match, deletes only if the task is still at that version (412 otherwise)."
     }))
   )
-  .annotateMerge(OpenApi.annotations({ title: "Tasks", description: "Create, list, read, update and delete tasks." }))
+  // Every task endpoint serves one caller's own tasks, within their rate limit.
+  .middleware(Authorization)
+  .annotateMerge(OpenApi.annotations({
+    title: "Tasks",
+    description: "Create, list, read, update and delete your own tasks: another user's task answers 404, " +
+      "as a missing one does. Each caller has a rate limit (429 with Retry-After); every answer carries " +
+      "RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset and RateLimit-Policy."
+  }))
 {}
 
 /**

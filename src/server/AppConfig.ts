@@ -9,11 +9,10 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 
+const optional = <A>(config: Config.Config<A>) => config.pipe(Config.option, Config.map(Option.getOrUndefined))
+
 const appConfig = Config.all({
-  databaseUrl: Config.Redacted("DATABASE_URL").pipe(
-    Config.option,
-    Config.map(Option.getOrUndefined)
-  ),
+  databaseUrl: optional(Config.Redacted("DATABASE_URL")),
   databasePoolSize: Config.schema(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100 })), "DATABASE_POOL_SIZE")
     .pipe(Config.withDefault(10)),
   dataDir: Config.String("DATA_DIR").pipe(Config.withDefault("./.data")),
@@ -28,11 +27,30 @@ const appConfig = Config.all({
   ),
   // Cursors are signed with this key; set it when several instances serve
   // the same clients, or when cursors must survive a restart.
-  cursorSecret: Config.Redacted("CURSOR_SECRET").pipe(Config.option, Config.map(Option.getOrUndefined)),
+  cursorSecret: optional(Config.Redacted("CURSOR_SECRET")),
   shutdownTimeout: Config.Duration("SHUTDOWN_TIMEOUT").pipe(Config.withDefault(Duration.seconds(10))),
   databaseTimeout: Config.Duration("DATABASE_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5))),
-  requestTimeout: Config.Duration("REQUEST_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5)))
-})
+  requestTimeout: Config.Duration("REQUEST_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5))),
+  // Unset: none on the embedded database (a developer's machine), jwt on any other.
+  authMode: optional(Config.Literals(["jwt", "none"], "AUTH_MODE")),
+  jwtSecret: optional(Config.Redacted("JWT_SECRET")),
+  jwksUrl: optional(Config.URL("JWKS_URL")),
+  jwksFile: optional(Config.String("JWKS_FILE")),
+  jwtIssuer: optional(Config.String("JWT_ISSUER")),
+  jwtAudience: optional(Config.String("JWT_AUDIENCE")),
+  jwtClockSkew: Config.Duration("JWT_CLOCK_SKEW").pipe(Config.withDefault(Duration.seconds(30))),
+  // A bucket of this many requests per caller, refilled over the window; 0 turns limiting off.
+  rateLimitRequests: Config.schema(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)), "RATE_LIMIT_REQUESTS").pipe(
+    Config.withDefault(600)
+  ),
+  rateLimitWindow: Config.Duration("RATE_LIMIT_WINDOW").pipe(Config.withDefault(Duration.minutes(1))),
+  redisUrl: optional(Config.Redacted("REDIS_URL")),
+  corsOrigins: Config.Array(Schema.String, "CORS_ORIGINS").pipe(Config.withDefault([])),
+  apiDocs: Config.Boolean("API_DOCS").pipe(Config.withDefault(true))
+}).pipe(Config.map((settings) => ({
+  ...settings,
+  authMode: settings.authMode ?? (settings.databaseUrl === undefined ? "none" as const : "jwt" as const)
+})))
 
 type Settings = Config.Success<typeof appConfig>
 

@@ -1,7 +1,11 @@
+import * as Effect from "effect/Effect"
 import type * as FindMyWay from "effect/http/FindMyWay"
 import * as Layer from "effect/Layer"
 import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
 import { Api } from "../api/Api.ts"
+import { AppConfig } from "./AppConfig.ts"
+import * as Authorization from "./Authorization.ts"
+import * as Cors from "./Cors.ts"
 import * as DocsPage from "./DocsPage.ts"
 import { JsonBodyGuard } from "./JsonBodyGuard.ts"
 import * as MethodNotAllowed from "./MethodNotAllowed.ts"
@@ -18,17 +22,19 @@ export const openapiPath = "/openapi.json"
 export const docsPath = "/docs"
 
 /**
- * Every route of the service and the middleware around them. It needs a
- * TaskRepo and a PageCursor: main provides the PostgreSQL ones, tests the
- * in-memory ones.
+ * Every route of the service and the middleware around them, as AppConfig
+ * sets them up. It needs a TaskRepo and a PageCursor: main provides the
+ * PostgreSQL ones, tests the in-memory ones.
  */
-export const routes = Layer.mergeAll(
-  HttpApiBuilder.layer(Api, { openapiPath }).pipe(
-    Layer.provide([TasksHttp, SystemHttp]),
-    Layer.provide([JsonBodyGuard, ProblemResponses.ValidationProblems, RequestTimeout.layer])
-  ),
-  DocsPage.layer(docsPath),
-  MethodNotAllowed.layer(Api, [openapiPath, docsPath]),
-  // Registered first, so it wraps everything, the problem documents included.
-  ProblemResponses.ProblemResponses.pipe(Layer.provide(SecurityHeaders.layer(docsPath)))
-)
+export const routes = Layer.unwrap(Effect.map(AppConfig, ({ apiDocs, corsOrigins }) =>
+  Layer.mergeAll(
+    HttpApiBuilder.layer(Api, apiDocs ? { openapiPath } : {}).pipe(
+      Layer.provide([TasksHttp, SystemHttp]),
+      Layer.provide([JsonBodyGuard, ProblemResponses.ValidationProblems, RequestTimeout.layer, Authorization.layer])
+    ),
+    apiDocs ? DocsPage.layer(docsPath) : Layer.empty,
+    MethodNotAllowed.layer(Api, apiDocs ? [openapiPath, docsPath] : []),
+    corsOrigins.length > 0 ? Cors.layer(corsOrigins) : Layer.empty,
+    // Registered first, so it wraps everything, the problem documents included.
+    ProblemResponses.ProblemResponses.pipe(Layer.provide(SecurityHeaders.layer(docsPath)))
+  )))

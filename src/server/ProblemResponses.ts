@@ -15,30 +15,32 @@ import { maxBodyBytes } from "../api/JsonBody.ts"
 
 export const problemContentType = "application/problem+json"
 
-const titles: Record<number, string> = {
-  400: "Bad Request",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  408: "Request Timeout",
-  413: "Content Too Large",
-  415: "Unsupported Media Type",
-  431: "Request Header Fields Too Large",
-  500: "Internal Server Error",
-  503: "Service Unavailable"
-}
+const titles = new Map<number, string>([
+  [400, "Bad Request"],
+  [401, "Unauthorized"],
+  [404, "Not Found"],
+  [405, "Method Not Allowed"],
+  [408, "Request Timeout"],
+  [413, "Content Too Large"],
+  [415, "Unsupported Media Type"],
+  [429, "Too Many Requests"],
+  [431, "Request Header Fields Too Large"],
+  [500, "Internal Server Error"],
+  [503, "Service Unavailable"]
+])
 
-const details: Record<number, string> = {
-  400: "The request could not be read.",
-  413: `The request body is larger than ${maxBodyBytes} bytes.`,
-  415: "The request body must be application/json.",
-  500: "The server failed to handle the request.",
-  503: "The service is unavailable; try again shortly."
-}
+const details = new Map<number, string>([
+  [400, "The request could not be read."],
+  [413, `The request body is larger than ${maxBodyBytes} bytes.`],
+  [415, "The request body must be application/json."],
+  [500, "The server failed to handle the request."],
+  [503, "The service is unavailable; try again shortly."]
+])
 
 /** An RFC 9457 problem document with `about:blank` as its type. */
 export const problemDocument = (status: number, detail: string) => ({
   type: "about:blank",
-  title: titles[status] ?? "Error",
+  title: titles.get(status) ?? "Error",
   status,
   detail
 })
@@ -63,7 +65,7 @@ const toProblem = (
   if (response.status < 400 || response.headers["content-type"]?.startsWith(problemContentType)) return response
   const detail = response.status === 404
     ? `No resource at ${request.method} ${request.url.split("?")[0]}.`
-    : details[response.status] ?? titles[response.status] ?? "The request failed."
+    : details.get(response.status) ?? titles.get(response.status) ?? "The request failed."
   const { "content-type": _, "content-length": __, ...headers } = response.headers
   return problem(response.status, detail, headers)
 }
@@ -106,7 +108,7 @@ export const ValidationProblems = HttpApiMiddleware.layerSchemaErrorTransform(
     if (error.kind === "Body" || error.kind === "ResponseHeaders") {
       return Effect.andThen(
         Effect.logError("Response encoding failed", error.cause),
-        Effect.fail(new HttpApiError.InternalServerErrorProblem({ detail: details[500]! }))
+        Effect.fail(new HttpApiError.InternalServerErrorProblem({ detail: details.get(500)! }))
       )
     }
     const slot = slots[error.kind]

@@ -43,19 +43,28 @@ const taskColumns = `id, title, description, status, ${iso("created_at")} AS cre
 const nextUpdatedAt = (previous: string, now: number): string =>
   new Date(Math.max(now, Date.parse(previous) + 1)).toISOString()
 
+/**
+ * Tasks, each visible only to its owner: another owner's task is "not found",
+ * exactly like a missing one.
+ */
 export class TaskRepo extends Context.Service<TaskRepo, {
-  /** With an idempotency key, creates at most one task per key (for 24 hours), and answers retries with it. */
-  create(input: CreateTask, idempotencyKey?: string): Effect.Effect<Task, IdempotencyKeyReused | ServiceUnavailable>
-  /** Up to `limit` tasks, newest first, strictly after `after` when given. */
-  list(request: ListRequest): Effect.Effect<ReadonlyArray<Task>, ServiceUnavailable>
-  findById(id: TaskId): Effect.Effect<Task, TaskNotFound | ServiceUnavailable>
+  /** With an idempotency key, creates at most one task per owner and key (for 24 hours), and answers retries with it. */
+  create(owner: string, input: CreateTask, idempotencyKey?: string): Effect.Effect<Task, IdempotencyKeyReused | ServiceUnavailable>
+  /** Up to `limit` of the owner's tasks, newest first, strictly after `after` when given. */
+  list(owner: string, request: ListRequest): Effect.Effect<ReadonlyArray<Task>, ServiceUnavailable>
+  findById(owner: string, id: TaskId): Effect.Effect<Task, TaskNotFound | ServiceUnavailable>
   /** With `ifVersion`, changes the task only while it is at one of those versions. */
   update(
+    owner: string,
     id: TaskId,
     changes: UpdateTask,
     ifVersion?: Versions
   ): Effect.Effect<Task, TaskNotFound | PreconditionFailed | ServiceUnavailable>
-  remove(id: TaskId, ifVersion?: Versions): Effect.Effect<void, TaskNotFound | PreconditionFailed | ServiceUnavailable>
+  remove(
+    owner: string,
+    id: TaskId,
+    ifVersion?: Versions
+  ): Effect.Effect<void, TaskNotFound | PreconditionFailed | ServiceUnavailable>
   /** Succeeds while the store can serve requests. */
   readonly ready: Effect.Effect<void, ServiceUnavailable>
 }>()("task-api/server/TaskRepo") {
@@ -92,19 +101,19 @@ export class TaskRepo extends Context.Service<TaskRepo, {
           : sql.or(ifVersion.map((version) => sql`updated_at = ${version}::timestamptz`))
 
       // Nothing written: the task is gone, or (under If-Match) at another version.
-      const explainMiss = (id: TaskId, ifVersion: Versions | undefined) =>
+      const explainMiss = (owner: string, id: TaskId, ifVersion: Versions | undefined) =>
         ifVersion === undefined
           ? Effect.fail(notFound(id))
           : Effect.flatMap(
-            sql`SELECT 1 FROM tasks WHERE id = ${id}`,
+            sql`SELECT 1 FROM tasks WHERE id = ${id} AND owner = ${owner}`,
             (rows) => Effect.fail(rows.length === 0 ? notFound(id) : changedSince(id))
           )
 
-      const insert = (input: CreateTask) =>
+      const insert = (owner: string, input: CreateTask) =>
         Effect.map(
           sql<Task>`
-            INSERT INTO tasks (id, title, description, status)
-            VALUES (${randomUUID()}, ${input.title}, ${input.description ?? null}, ${input.status ?? "pending"})
+            INSERT INTO tasks (id, owner, title, description, status)
+            VALUES (${randomUUID()}, ${owner}, ${input.title}, ${input.description ?? null}, ${input.status ?? "pending"})
             RETURNING ${sql.literal(taskColumns)}`,
           (rows) => rows[0]!
         )
@@ -113,27 +122,31 @@ export class TaskRepo extends Context.Service<TaskRepo, {
       // request with the same key waits on the key's row, then finds it taken
       // and answers with the task the first one stored. An expired key is
       // claimed again as if new.
-      const createOnce = (input: CreateTask, key: string) =>
+      const createOnce = (owner: string, input: CreateTask, key: string) =>
         Effect.gen(function*() {
           const fingerprint = fingerprintOf(input)
           const claimed = yield* sql`
-            INSERT INTO idempotency_keys (key, fingerprint) VALUES (${key}, ${fingerprint})
-            ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, task = NULL, created_at = now()
+            INSERT INTO idempotency_keys (owner, key, fingerprint) VALUES (${owner}, ${key}, ${fingerprint})
+            ON CONFLICT (owner, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, task = NULL, created_at = now()
               WHERE idempotency_keys.created_at < now() - interval '24 hours'
             RETURNING key`
           if (claimed.length === 0) {
             const [first] = yield* sql<{ fingerprint: string; task: Task }>`
-              SELECT fingerprint, task FROM idempotency_keys WHERE key = ${key}`
+              SELECT fingerprint, task FROM idempotency_keys WHERE owner = ${owner} AND key = ${key}`
             if (first === undefined) return yield* Effect.fail(unavailable)
             return first.fingerprint === fingerprint ? first.task : yield* Effect.fail(keyReused)
           }
-          const task = yield* insert(input)
-          yield* sql`UPDATE idempotency_keys SET task = ${JSON.stringify(task)}::jsonb WHERE key = ${key}`
+          const task = yield* insert(owner, input)
+          yield* sql`UPDATE idempotency_keys SET task = ${JSON.stringify(task)}::jsonb WHERE owner = ${owner} AND key = ${key}`
           return task
         })
 
-      const create = (input: CreateTask, idempotencyKey?: string) =>
-        boundary(idempotencyKey === undefined ? insert(input) : sql.withTransaction(createOnce(input, idempotencyKey)))
+      const create = (owner: string, input: CreateTask, idempotencyKey?: string) =>
+        boundary(
+          idempotencyKey === undefined
+            ? insert(owner, input)
+            : sql.withTransaction(createOnce(owner, input, idempotencyKey))
+        )
 
       // Expired keys only take room; they are purged hourly.
       yield* sql`DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'`.pipe(
@@ -142,11 +155,12 @@ export class TaskRepo extends Context.Service<TaskRepo, {
         Effect.forkScoped
       )
 
-      const list = ({ after, limit, status }: ListRequest) =>
+      const list = (owner: string, { after, limit, status }: ListRequest) =>
         boundary(sql<Task>`
           SELECT ${sql.literal(taskColumns)} FROM tasks
           WHERE ${
           sql.and([
+            sql`owner = ${owner}`,
             ...(status === undefined ? [] : [sql`status = ${status}`]),
             ...(after === undefined ? [] : [sql`(created_at, id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`])
           ])
@@ -154,15 +168,15 @@ export class TaskRepo extends Context.Service<TaskRepo, {
           ORDER BY tasks.created_at DESC, tasks.id DESC
           LIMIT ${limit}`)
 
-      const findById = (id: TaskId) =>
-        sql<Task>`SELECT ${sql.literal(taskColumns)} FROM tasks WHERE id = ${id}`.pipe(
+      const findById = (owner: string, id: TaskId) =>
+        sql<Task>`SELECT ${sql.literal(taskColumns)} FROM tasks WHERE id = ${id} AND owner = ${owner}`.pipe(
           Effect.flatMap((rows) => one(rows, id)),
           boundary
         )
 
       // One statement: fields left out keep their value, and `updated_at`
       // moves only when a value really changes.
-      const update = (id: TaskId, changes: UpdateTask, ifVersion?: Versions) => {
+      const update = (owner: string, id: TaskId, changes: UpdateTask, ifVersion?: Versions) => {
         const title = changes.title ?? null
         const setDescription = changes.description !== undefined
         const description = changes.description ?? null
@@ -180,16 +194,17 @@ export class TaskRepo extends Context.Service<TaskRepo, {
               THEN GREATEST(clock_timestamp(), updated_at + interval '1 millisecond')
               ELSE updated_at
             END
-          WHERE id = ${id} AND ${atVersion(ifVersion)}
+          WHERE id = ${id} AND owner = ${owner} AND ${atVersion(ifVersion)}
           RETURNING ${sql.literal(taskColumns)}`.pipe(
-            Effect.flatMap((rows) => rows.length === 0 ? explainMiss(id, ifVersion) : Effect.succeed(rows[0]!)),
+            Effect.flatMap((rows) => rows.length === 0 ? explainMiss(owner, id, ifVersion) : Effect.succeed(rows[0]!)),
             boundary
           )
       }
 
-      const remove = (id: TaskId, ifVersion?: Versions) =>
-        sql<{ id: string }>`DELETE FROM tasks WHERE id = ${id} AND ${atVersion(ifVersion)} RETURNING id`.pipe(
-          Effect.flatMap((rows) => rows.length === 0 ? explainMiss(id, ifVersion) : Effect.void),
+      const remove = (owner: string, id: TaskId, ifVersion?: Versions) =>
+        sql<{ id: string }>`
+          DELETE FROM tasks WHERE id = ${id} AND owner = ${owner} AND ${atVersion(ifVersion)} RETURNING id`.pipe(
+            Effect.flatMap((rows) => rows.length === 0 ? explainMiss(owner, id, ifVersion) : Effect.void),
           boundary
         )
 
@@ -201,7 +216,7 @@ export class TaskRepo extends Context.Service<TaskRepo, {
 
   /** Tasks in a Map: for fast tests of everything above the database. */
   static readonly layerMemory = Layer.sync(TaskRepo, () => {
-    const tasks = new Map<string, Task>()
+    const tasks = new Map<string, { readonly owner: string; readonly task: Task }>()
     const keys = new Map<string, { readonly fingerprint: string; readonly task: Task; readonly at: number }>()
     let lastCreatedAt = 0
 
@@ -210,21 +225,22 @@ export class TaskRepo extends Context.Service<TaskRepo, {
     const isAfter = (task: Task, position: PagePosition) =>
       task.created_at < position.createdAt || (task.created_at === position.createdAt && task.id < position.id)
 
-    const findById = (id: TaskId) => {
-      const task = tasks.get(id)
-      return task === undefined ? Effect.fail(notFound(id)) : Effect.succeed(task)
+    const findById = (owner: string, id: TaskId) => {
+      const stored = tasks.get(id)
+      return stored === undefined || stored.owner !== owner ? Effect.fail(notFound(id)) : Effect.succeed(stored.task)
     }
-    const findAtVersion = (id: TaskId, ifVersion: Versions | undefined) =>
+    const findAtVersion = (owner: string, id: TaskId, ifVersion: Versions | undefined) =>
       Effect.flatMap(
-        findById(id),
+        findById(owner, id),
         (task) => ifVersion === undefined || matches(ifVersion, task) ? Effect.succeed(task) : Effect.fail(changedSince(id))
       )
 
     return TaskRepo.of({
-      create: (input, idempotencyKey) =>
+      create: (owner, input, idempotencyKey) =>
         Effect.suspend(() => {
-          const fingerprint = idempotencyKey === undefined ? undefined : fingerprintOf(input)
-          const first = idempotencyKey === undefined ? undefined : keys.get(idempotencyKey)
+          const keyOf = idempotencyKey === undefined ? undefined : JSON.stringify([owner, idempotencyKey])
+          const fingerprint = keyOf === undefined ? undefined : fingerprintOf(input)
+          const first = keyOf === undefined ? undefined : keys.get(keyOf)
           if (first !== undefined && Date.now() - first.at < idempotencyWindowMs) {
             return first.fingerprint === fingerprint ? Effect.succeed(first.task) : Effect.fail(keyReused)
           }
@@ -240,29 +256,31 @@ export class TaskRepo extends Context.Service<TaskRepo, {
             created_at: now,
             updated_at: now
           }
-          tasks.set(task.id, task)
-          if (idempotencyKey !== undefined) keys.set(idempotencyKey, { fingerprint: fingerprint!, task, at: Date.now() })
+          tasks.set(task.id, { owner, task })
+          if (keyOf !== undefined) keys.set(keyOf, { fingerprint: fingerprint!, task, at: Date.now() })
           return Effect.succeed(task)
         }),
-      list: ({ after, limit, status }) =>
+      list: (owner, { after, limit, status }) =>
         Effect.sync(() =>
           Array.from(tasks.values())
+            .filter((stored) => stored.owner === owner)
+            .map((stored) => stored.task)
             .filter((task) => (status === undefined || task.status === status) && (after === undefined || isAfter(task, after)))
             .sort(newestFirst)
             .slice(0, limit)
         ),
       findById,
-      update: (id, changes, ifVersion) =>
-        Effect.map(findAtVersion(id, ifVersion), (task) => {
+      update: (owner, id, changes, ifVersion) =>
+        Effect.map(findAtVersion(owner, id, ifVersion), (task) => {
           const changed: Task = { ...task, ...changes }
           if (changed.title === task.title && changed.description === task.description && changed.status === task.status) {
             return task
           }
           const updated = { ...changed, updated_at: nextUpdatedAt(task.updated_at, Date.now()) }
-          tasks.set(id, updated)
+          tasks.set(id, { owner, task: updated })
           return updated
         }),
-      remove: (id, ifVersion) => Effect.map(findAtVersion(id, ifVersion), () => void tasks.delete(id)),
+      remove: (owner, id, ifVersion) => Effect.map(findAtVersion(owner, id, ifVersion), () => void tasks.delete(id)),
       ready: Effect.void
     })
   })

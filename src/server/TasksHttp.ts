@@ -3,6 +3,9 @@ import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
 import * as HttpApiError from "effect/http-api/HttpApiError"
 import * as HttpApiSchema from "effect/http-api/HttpApiSchema"
 import { Api } from "../api/Api.ts"
+import { CurrentOwner } from "../api/Authorization.ts"
+import type { TaskPage } from "../domain/Task.ts"
+import type { ServiceUnavailable } from "../domain/TaskErrors.ts"
 import { entityTagOf, matches, parseVersions } from "../domain/EntityTag.ts"
 import { PageCursor } from "./PageCursor.ts"
 import { TaskRepo } from "./TaskRepo.ts"
@@ -23,41 +26,47 @@ export const TasksHttp = HttpApiBuilder.group(
 
     return handlers
       .handle("create", ({ headers, payload }) =>
-        Effect.map(repo.create(payload, headers["idempotency-key"]), (task) =>
-          HttpApiSchema.withHeaders({
-            body: task,
-            headers: { location: `/tasks/${task.id}`, etag: entityTagOf(task) }
-          })))
-      .handle("list", ({ query }) => {
-        const after = query.cursor === undefined ? undefined : cursors.decode(query.cursor)
-        if (query.cursor !== undefined && after === undefined) return Effect.fail(invalidCursor)
-        // One row more than asked tells whether another page exists, so a
-        // last page that is exactly full still ends with a null cursor.
-        return Effect.map(repo.list({ limit: query.limit + 1, status: query.status, after }), (rows) => {
+        CurrentOwner.use((owner) =>
+          Effect.map(repo.create(owner, payload, headers["idempotency-key"]), (task) =>
+            HttpApiSchema.withHeaders({
+              body: task,
+              headers: { location: `/tasks/${task.id}`, etag: entityTagOf(task) }
+            }))
+        ))
+      .handle("list", ({ query }) =>
+        CurrentOwner.use((owner): Effect.Effect<TaskPage, HttpApiError.BadRequestProblem | ServiceUnavailable> => {
+          const after = query.cursor === undefined ? undefined : cursors.decode(owner, query.cursor)
+          if (query.cursor !== undefined && after === undefined) return Effect.fail(invalidCursor)
+          // One row more than asked tells whether another page exists, so a
+          // last page that is exactly full still ends with a null cursor.
+          return Effect.map(repo.list(owner, { limit: query.limit + 1, status: query.status, after }), (rows) => {
           const items = rows.slice(0, query.limit)
           const last = items.at(-1)
-          return {
-            items,
-            next_cursor: rows.length > query.limit && last !== undefined
-              ? cursors.encode({ createdAt: last.created_at, id: last.id })
-              : null
-          }
-        })
-      })
+            return {
+              items,
+              next_cursor: rows.length > query.limit && last !== undefined
+                ? cursors.encode(owner, { createdAt: last.created_at, id: last.id })
+                : null
+            }
+          })
+        }))
       .handle("get", ({ headers, params }) =>
-        Effect.map(repo.findById(params.id), (task) => {
+        CurrentOwner.use((owner) => Effect.map(repo.findById(owner, params.id), (task) => {
           const etag = entityTagOf(task)
           const notModified = headers["if-none-match"] !== undefined &&
             matches(parseVersions(headers["if-none-match"], "weak"), task)
           return notModified
             ? HttpApiSchema.withHeaders({ body: undefined, headers: { etag } })
             : HttpApiSchema.withHeaders({ body: task, headers: { etag } })
-        }))
+        })))
       .handle("update", ({ headers, params, payload }) =>
-        Effect.map(
-          repo.update(params.id, payload, ifVersion(headers["if-match"])),
-          (task) => HttpApiSchema.withHeaders({ body: task, headers: { etag: entityTagOf(task) } })
+        CurrentOwner.use((owner) =>
+          Effect.map(
+            repo.update(owner, params.id, payload, ifVersion(headers["if-match"])),
+            (task) => HttpApiSchema.withHeaders({ body: task, headers: { etag: entityTagOf(task) } })
+          )
         ))
-      .handle("delete", ({ headers, params }) => repo.remove(params.id, ifVersion(headers["if-match"])))
+      .handle("delete", ({ headers, params }) =>
+        CurrentOwner.use((owner) => repo.remove(owner, params.id, ifVersion(headers["if-match"]))))
   })
 )

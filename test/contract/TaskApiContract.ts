@@ -483,6 +483,91 @@ export const taskApiContract = (name: string, makeTarget: () => Promise<Target>)
       })
     })
 
+    describe("ownership: each user sees only their own tasks", () => {
+      const asBob = (path: string, init?: RequestInit) => target.fetchAs("bob", path, init)
+      const json = (method: string, body: unknown, headers: Record<string, string> = {}): RequestInit => ({
+        method,
+        headers: { ...jsonHeaders, ...headers },
+        body: JSON.stringify(body)
+      })
+
+      it("answers another user's task exactly as a missing one, for every method", async () => {
+        const task = await createTask(target, { title: "Alice's" })
+        const etag = (await target.fetch(`/tasks/${task.id}`)).headers.get("etag")!
+        // The same problem, word for word, as for an id that never existed.
+        const sameAsMissing = async (theirs: Response, missing: Response) => {
+          const [a, b] = [await expectProblem(theirs, 404), await expectProblem(missing, 404)]
+          expect(a).toEqual({ ...b, detail: b.detail.replace(missingId, task.id) })
+        }
+        await sameAsMissing(await asBob(`/tasks/${task.id}`), await asBob(`/tasks/${missingId}`))
+        await sameAsMissing(
+          await asBob(`/tasks/${task.id}`, json("PATCH", { title: "Bob's now" })),
+          await asBob(`/tasks/${missingId}`, json("PATCH", { title: "Bob's now" }))
+        )
+        // Even with the right version: a 412 would tell Bob the task exists.
+        await sameAsMissing(
+          await asBob(`/tasks/${task.id}`, json("PATCH", { title: "Bob's now" }, { "if-match": etag })),
+          await asBob(`/tasks/${missingId}`, json("PATCH", { title: "Bob's now" }, { "if-match": etag }))
+        )
+        await sameAsMissing(
+          await asBob(`/tasks/${task.id}`, { method: "DELETE", headers: { "if-match": "*" } }),
+          await asBob(`/tasks/${missingId}`, { method: "DELETE", headers: { "if-match": "*" } })
+        )
+        await sameAsMissing(
+          await asBob(`/tasks/${task.id}`, { method: "DELETE" }),
+          await asBob(`/tasks/${missingId}`, { method: "DELETE" })
+        )
+        expect(await (await target.fetch(`/tasks/${task.id}`)).json()).toEqual(task)
+      })
+
+      it("lists only the caller's tasks", async () => {
+        const alices = [await createTask(target, { title: "a1" }), await createTask(target, { title: "a2" })]
+        const bobs = await asBob("/tasks", json("POST", { title: "b1" }))
+        expect(bobs.status).toBe(201)
+        const bobsTask = (await bobs.json()) as TaskBody
+        expect((await listTasks(target)).items.map((task) => task.id)).toEqual(alices.map((task) => task.id).reverse())
+        const bobsPage = (await (await asBob("/tasks")).json()) as { items: Array<TaskBody> }
+        expect(bobsPage.items).toEqual([bobsTask])
+      })
+
+      it("refuses one user's cursor from another", async () => {
+        for (let i = 0; i < 3; i++) await createTask(target, { title: `a${i}` })
+        const page = await listTasks(target, "?limit=1")
+        expect(page.next_cursor).not.toBeNull()
+        const cursor = encodeURIComponent(page.next_cursor!)
+        await expectInvalid(await asBob(`/tasks?limit=1&cursor=${cursor}`), ["query", "cursor"])
+        expect((await listTasks(target, `?limit=1&cursor=${cursor}`)).items).toHaveLength(1)
+      })
+
+      it("keeps idempotency keys apart: the same key from two users makes two tasks", async () => {
+        const headers = { ...jsonHeaders, "idempotency-key": "same-key" }
+        const alices = await target.fetch("/tasks", { method: "POST", headers, body: JSON.stringify({ title: "t" }) })
+        const bobs = await asBob("/tasks", { method: "POST", headers, body: JSON.stringify({ title: "t" }) })
+        expect([alices.status, bobs.status]).toEqual([201, 201])
+        const [a, b] = [(await alices.json()) as TaskBody, (await bobs.json()) as TaskBody]
+        expect(a.id).not.toBe(b.id)
+        expect((await asBob(`/tasks/${a.id}`)).status).toBe(404)
+      })
+
+      it("holds while two users race over the same ids", async () => {
+        const tasks = await Promise.all(Array.from({ length: 8 }, (_, i) => createTask(target, { title: `a${i}` })))
+        // Alice renames her tasks while Bob, at the same moment, tries to
+        // read, rename and delete each of them.
+        const alice = tasks.map((task) =>
+          target.fetch(`/tasks/${task.id}`, json("PATCH", { title: `${task.title} renamed` })).then((r) => r.status)
+        )
+        const bob = tasks.flatMap((task) => [
+          asBob(`/tasks/${task.id}`).then((r) => r.status),
+          asBob(`/tasks/${task.id}`, json("PATCH", { title: "Bob was here" })).then((r) => r.status),
+          asBob(`/tasks/${task.id}`, { method: "DELETE" }).then((r) => r.status)
+        ])
+        expect(await Promise.all(alice)).toEqual(tasks.map(() => 200))
+        expect(new Set(await Promise.all(bob))).toEqual(new Set([404]))
+        const titles = (await listTasks(target, "?limit=100")).items.map((task) => task.title).sort()
+        expect(titles).toEqual(tasks.map((task) => `${task.title} renamed`).sort())
+      })
+    })
+
     describe("errors on every path", () => {
       it("answers an unknown path with a 404 problem", async () => {
         for (const path of ["/", "/nope", "/tasks/a/b", "/TASKS", "/health/x"]) {
@@ -547,7 +632,7 @@ export const taskApiContract = (name: string, makeTarget: () => Promise<Target>)
         expect(response.status).toBe(200)
         const document = (await response.json()) as {
           openapi: string
-          paths: Record<string, Record<string, { responses: Record<string, unknown> }>>
+          paths: Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown }>>
         }
         expect(document.openapi).toMatch(/^3\.1\./)
         const statuses = (path: string, method: string) => Object.keys(document.paths[path]?.[method]?.responses ?? {})
@@ -557,6 +642,13 @@ export const taskApiContract = (name: string, makeTarget: () => Promise<Target>)
         expect(statuses("/tasks/{id}", "get")).toContain("304")
         expect(statuses("/tasks/{id}", "patch")).toEqual(expect.arrayContaining(["200", "400", "404", "412", "413", "415", "503"]))
         expect(statuses("/tasks/{id}", "delete")).toEqual(expect.arrayContaining(["204", "400", "404", "412", "503"]))
+        for (const [path, method] of [["/tasks", "post"], ["/tasks", "get"], ["/tasks/{id}", "get"], ["/tasks/{id}", "patch"], ["/tasks/{id}", "delete"]] as const) {
+          expect(statuses(path, method)).toEqual(expect.arrayContaining(["401", "429"]))
+          expect(document.paths[path]![method]).toMatchObject({ security: [{ bearer: [] }] })
+        }
+        expect(document).toMatchObject({
+          components: { securitySchemes: { bearer: { type: "http", scheme: "Bearer", bearerFormat: "JWT" } } }
+        })
         expect(statuses("/health", "get")).toContain("200")
         expect(statuses("/ready", "get")).toEqual(expect.arrayContaining(["200", "503"]))
         const notFound = document.paths["/tasks/{id}"]!.get!.responses["404"] as {

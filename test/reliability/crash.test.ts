@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { withToken } from "../support/Auth.ts"
 import { startServer } from "../support/ServerProcess.ts"
 import { createTestDatabase, type TestDatabase } from "../support/TestDatabase.ts"
 
@@ -19,11 +20,11 @@ describe("kill -9 while writing", () => {
     const known = new Map<string, Known>()
     let dead = false
     const post = (path: string, method: string, body: unknown) =>
-      fetch(`${server.url}${path}`, {
+      fetch(`${server.url}${path}`, withToken({
         method,
         headers: { "content-type": "application/json" },
         body: JSON.stringify(body)
-      })
+      }))
     // Each writer creates a task, then changes it again and again.
     const writer = async (n: number) => {
       for (let round = 0; !dead; round++) {
@@ -58,7 +59,7 @@ describe("kill -9 while writing", () => {
     try {
       expect(known.size).toBeGreaterThan(50)
       for (const [id, { acknowledged, inFlight }] of known) {
-        const response = await fetch(`${restarted.url}/tasks/${id}`)
+        const response = await fetch(`${restarted.url}/tasks/${id}`, withToken())
         expect(response.status).toBe(200)
         const { status, title } = (await response.json()) as { title: string; status: string }
         // The last acknowledged change, or one sent after it whose answer the kill cut off.

@@ -3,7 +3,7 @@ import { createTask, expectProblem, send } from "../support/Http.ts"
 import { startServer } from "../support/ServerProcess.ts"
 import { startTcpProxy } from "../support/TcpProxy.ts"
 import { createTestDatabase } from "../support/TestDatabase.ts"
-import type { Target } from "../support/Targets.ts"
+import { asUsers, type Target } from "../support/Targets.ts"
 
 const timed = async <A>(f: () => Promise<A>) => {
   const started = performance.now()
@@ -28,7 +28,11 @@ const behindProxy = async (env: Record<string, string> = {}) => {
   const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) })
   url.port = String(proxy.port)
   const server = await startServer({ ...database.serviceEnv, DATABASE_URL: url.href, ...env })
-  const target: Target = { fetch: (path, init) => fetch(server.url + path, init), reset: async () => {}, close: async () => {} }
+  const target: Target = {
+    ...asUsers((path, init) => fetch(server.url + path, init)),
+    reset: async () => {},
+    close: async () => {}
+  }
   const close = async () => {
     await server.stop()
     await proxy.close()

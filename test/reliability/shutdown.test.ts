@@ -1,5 +1,6 @@
 import * as net from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { withToken } from "../support/Auth.ts"
 import { startServer } from "../support/ServerProcess.ts"
 import { createTestDatabase, type TestDatabase } from "../support/TestDatabase.ts"
 
@@ -28,11 +29,11 @@ describe("SIGTERM under load", () => {
     const client = async (n: number) => {
       for (let i = 0; !stopping || i === 0; i++) {
         try {
-          const response = await fetch(`${server.url}/tasks`, {
+          const response = await fetch(`${server.url}/tasks`, withToken({
             method: "POST",
             headers: { "content-type": "application/json" },
             body: JSON.stringify({ title: `client ${n} task ${i}` })
-          })
+          }))
           if (response.status === 201) acknowledged.push(((await response.json()) as { id: string }).id)
           else other++
         } catch {

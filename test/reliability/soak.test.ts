@@ -5,8 +5,10 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { defaultUser, tokenFor } from "../support/Auth.ts"
 import { createTask } from "../support/Http.ts"
 import { startServer, type ServerProcess } from "../support/ServerProcess.ts"
+import { asUsers } from "../support/Targets.ts"
 import { createTestDatabase, type TestDatabase } from "../support/TestDatabase.ts"
 
 // SOAK_SECONDS (default 300) of closed-loop load from wrk, which keeps the
@@ -42,7 +44,7 @@ const heapAfterGc = async () => {
 
 describe(`a ${seconds} s soak at full load`, () => {
   it("answers every request, and its heap after GC stays flat", async () => {
-    const target = { fetch: (path: string, init?: RequestInit) => fetch(server.url + path, init) }
+    const target = asUsers((path, init) => fetch(server.url + path, init))
     const ids: Array<string> = []
     for (let i = 0; i < 200; i++) ids.push((await createTask(target as never, { title: `seed ${i}` })).id)
     const idsFile = join(tmpdir(), `task-api-soak-ids-${process.pid}.txt`)
@@ -52,7 +54,8 @@ describe(`a ${seconds} s soak at full load`, () => {
     const first = setTimeout(async () => samples.push(await heapAfterGc()), firstSampleAt * 1000)
     const { stdout: output } = await promisify(execFile)(
       "wrk",
-      ["-t1", "-c16", `-d${seconds}s`, "-s", join(root, "bench/wrk/mixed.lua"), server.url],
+      ["-t1", "-c16", `-d${seconds}s`, "-H", `Authorization: Bearer ${tokenFor(defaultUser)}`, "-s",
+        join(root, "bench/wrk/mixed.lua"), server.url],
       { encoding: "utf8", env: { ...process.env, BENCH_IDS: idsFile } }
     )
     clearTimeout(first)

@@ -6,10 +6,10 @@ import { fileURLToPath } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
 import { createTask, listTasks, send } from "../support/Http.ts"
 import { startServer, type ServerProcess } from "../support/ServerProcess.ts"
-import type { Target } from "../support/Targets.ts"
+import { asUsers, type Target } from "../support/Targets.ts"
 
 const overHttp = (server: ServerProcess): Target => ({
-  fetch: (path, init) => fetch(server.url + path, init),
+  ...asUsers((path, init) => fetch(server.url + path, init)),
   reset: async () => {},
   close: async () => {}
 })

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { defaultUser, tokenFor, withToken } from "../support/Auth.ts"
 import { freePort, startServer } from "../support/ServerProcess.ts"
 import { createTestDatabase, type TestDatabase } from "../support/TestDatabase.ts"
 
@@ -26,6 +27,7 @@ const startSlowPost = (url: string, body: string) => {
   return connected.then(() => {
     socket.write(
       `POST /tasks HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n` +
+        `Authorization: Bearer ${tokenFor(defaultUser)}\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body.slice(0, 5)}`
     )
     // `write`, not `end`: a half-closed socket reads as a client that went away.
@@ -64,7 +66,7 @@ describe("graceful shutdown", () => {
 describe("logging and configuration", () => {
   it("logs one JSON line per request with method, path, status and latency", async () => {
     const server = await startServer({ ...database.serviceEnv, LOG_FORMAT: "json" })
-    await fetch(new URL("/tasks/not-a-uuid?x=1", server.url))
+    await fetch(new URL("/tasks/not-a-uuid?x=1", server.url), withToken())
     await server.stop()
     const lines = server.output.map((line) => JSON.parse(line) as { message: string; annotations: Record<string, unknown> })
     const access = lines.filter((line) => line.annotations.path === "/tasks/not-a-uuid")

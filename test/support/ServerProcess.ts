@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import * as net from "node:net"
 import { fileURLToPath } from "node:url"
+import { testAuthEnv } from "./Auth.ts"
 
 const entry = fileURLToPath(new URL("../../dist/start.js", import.meta.url))
 
@@ -35,7 +36,7 @@ export const startServer = async (
   const port = env.PORT ?? String(await freePort())
   const child = spawn(process.execPath, [...(options?.nodeArgs ?? []), entry], {
     cwd: options?.cwd,
-    env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", LOG_FORMAT: "json", ...env, PORT: port },
+    env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", LOG_FORMAT: "json", ...testAuthEnv, ...env, PORT: port },
     stdio: ["ignore", "pipe", "pipe"]
   })
   const output: Array<string> = []

@@ -7,22 +7,38 @@ import * as Database from "../../src/server/Database.ts"
 import * as HttpApp from "../../src/server/HttpApp.ts"
 import { PageCursor } from "../../src/server/PageCursor.ts"
 import { TaskRepo } from "../../src/server/TaskRepo.ts"
+import { testAuthEnv, withToken } from "./Auth.ts"
 import { startServer, type ServerProcess } from "./ServerProcess.ts"
 import { createTestDatabase } from "./TestDatabase.ts"
 
 /** Something that serves the API: an in-process handler or a real server. */
 export interface Target {
+  /** Sends as the default test user, unless `init` carries its own Authorization header. */
   readonly fetch: (path: string, init?: RequestInit) => Promise<Response>
+  /** Sends as `user`, or with no token at all when `user` is undefined. */
+  readonly fetchAs: (user: string | undefined, path: string, init?: RequestInit) => Promise<Response>
   /** Forgets every task, so each test starts from an empty service. */
   readonly reset: () => Promise<void>
   readonly close: () => Promise<void>
 }
 
-/** The service's routes over the given repository, as a fetch-style handler. */
-export const makeHandler = (repo: Layer.Layer<TaskRepo, unknown>, services: Layer.Layer<never> = Layer.empty) =>
+/** AppConfig from these variables alone; fresh, so two configs in one build never share. */
+export const configLayer = (variables: Record<string, string>) =>
+  Layer.fresh(AppConfig.layer).pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(variables))))
+
+/**
+ * The service's routes over the given repository, as a fetch-style handler.
+ * It authenticates as the service does on PostgreSQL (AUTH_MODE=jwt, with the
+ * tests' key), unless `env` says otherwise (undefined unsets a variable).
+ */
+export const makeHandler = (
+  repo: Layer.Layer<TaskRepo, unknown>,
+  services: Layer.Layer<never> = Layer.empty,
+  env: Record<string, string | undefined> = {}
+) =>
   HttpRouter.toWebHandler(
     HttpApp.routes.pipe(
-      Layer.provide([repo, PageCursor.layerRandom]),
+      Layer.provide([repo, PageCursor.layerRandom, configLayer(definedOnly({ AUTH_MODE: "jwt", ...testAuthEnv, ...env }))]),
       Layer.provide(HttpServer.layerServices),
       // Merged, so that request fibers (not only layer construction) see them.
       Layer.provideMerge(services)
@@ -30,16 +46,29 @@ export const makeHandler = (repo: Layer.Layer<TaskRepo, unknown>, services: Laye
     { disableLogger: true, routerConfig: HttpApp.routerConfig }
   )
 
-const toFetch = (handler: (request: Request) => Promise<Response>) => (path: string, init?: RequestInit) =>
+const definedOnly = (variables: Record<string, string | undefined>) =>
+  Object.fromEntries(Object.entries(variables).filter(([, value]) => value !== undefined)) as Record<string, string>
+
+type Fetch = (path: string, init?: RequestInit) => Promise<Response>
+
+const toFetch = (handler: (request: Request) => Promise<Response>): Fetch => (path, init) =>
   handler(new Request(new URL(path, "http://task-api.test"), init))
 
-export const configLayer = (variables: Record<string, string>) =>
-  AppConfig.layer.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(variables))))
+/** `fetch` and `fetchAs` over a fetch that sends what it is given. */
+export const asUsers = (send: Fetch): Pick<Target, "fetch" | "fetchAs"> => ({
+  fetch: (path, init) => send(path, withToken(init)),
+  fetchAs: (user, path, init) => {
+    if (user === undefined) return send(path, init)
+    const headers = new Headers(init?.headers)
+    headers.delete("authorization")
+    return send(path, withToken({ ...init, headers }, user))
+  }
+})
 
 export const memoryTarget = async (): Promise<Target> => {
   let web = makeHandler(TaskRepo.layerMemory)
   return {
-    fetch: (path, init) => toFetch(web.handler)(path, init),
+    ...asUsers((path, init) => toFetch(web.handler)(path, init)),
     reset: async () => {
       await web.dispose()
       web = makeHandler(TaskRepo.layerMemory)
@@ -59,7 +88,7 @@ export const postgresTarget = async (): Promise<Target> => {
   // The first request builds the layers, which migrate the new database.
   await toFetch(web.handler)("/ready")
   return {
-    fetch: toFetch(web.handler),
+    ...asUsers(toFetch(web.handler)),
     reset: async () => void await database.query("TRUNCATE tasks"),
     close: async () => {
       await web.dispose()
@@ -78,7 +107,7 @@ export const serverTarget = async (env: Record<string, string> = {}): Promise<Se
   return {
     server,
     // Concatenated, not resolved: a path such as "//x" must reach the server as sent.
-    fetch: (path, init) => fetch(server.url + path, init),
+    ...asUsers((path, init) => fetch(server.url + path, init)),
     reset: async () => void await database.query("TRUNCATE tasks"),
     close: async () => {
       await server.stop()
