@@ -30,7 +30,7 @@ const seconds = (duration: Duration.Duration) => Math.max(0, Math.ceil(Duration.
 // A store that does not answer must not take the API down with it: the
 // request goes through unlimited, and the failure is logged (at most every
 // 10 s, since it would otherwise log once per request).
-const storeTimeout = Duration.millis(250)
+const redisTimeout = Duration.millis(250)
 const warnEveryMs = 10_000
 
 /**
@@ -42,7 +42,8 @@ export class RateLimit extends Context.Service<RateLimit, {
   /** Takes one request from `key`'s bucket. Undefined when limiting is off. */
   consume(key: string): Effect.Effect<Quota | undefined, Refusal>
 }>()("task-api/server/RateLimit") {
-  static readonly make = Effect.gen(function*() {
+  /** A limiter over the RateLimiter's store; `storeTimeout` bounds a remote store's answer. */
+  static readonly make = (storeTimeout?: Duration.Duration) => Effect.gen(function*() {
     const { rateLimitRequests: limit, rateLimitWindow: window } = yield* AppConfig
     const limiter = yield* RateLimiter.RateLimiter
     const policy = `${limit};w=${seconds(window)}`
@@ -55,10 +56,15 @@ export class RateLimit extends Context.Service<RateLimit, {
         return Effect.as(Effect.logWarning("Rate limits are not applied: the store does not answer", cause), undefined)
       })
 
+    const bounded = <A, E>(effect: Effect.Effect<A, E>) =>
+      storeTimeout === undefined
+        ? effect
+        : Effect.timeoutOrElse(effect, { duration: storeTimeout, orElse: () => Effect.fail("timed out" as const) })
+
     return RateLimit.of({
       consume: (key) =>
         limiter.consume({ algorithm: "token-bucket", onExceeded: "fail", key, limit, window }).pipe(
-          Effect.timeoutOrElse({ duration: storeTimeout, orElse: () => Effect.fail("timed out" as const) }),
+          bounded,
           Effect.map((result): Quota | undefined => ({
             limit,
             remaining: Math.max(0, result.remaining),
@@ -86,21 +92,23 @@ export class RateLimit extends Context.Service<RateLimit, {
   /** Off (RATE_LIMIT_REQUESTS=0), in this process, or in Redis. */
   static readonly layer = Layer.unwrap(Effect.map(AppConfig, ({ rateLimitRequests, redisUrl }) => {
     if (rateLimitRequests === 0) return Layer.succeed(RateLimit, RateLimit.of({ consume: () => Effect.undefined }))
-    const store = redisUrl === undefined
-      ? layerStoreMemory
-      : RateLimiter.layerStoreRedis({ prefix: "task-api:ratelimit:" }).pipe(
-        Layer.provide(NodeRedis.layer({ url: Redacted.value(redisUrl), disableOfflineQueue: true })),
-        Layer.catch((error) => Layer.effect(
-          RateLimiter.RateLimiterStore,
-          Effect.fail(new Error(`REDIS_URL: Redis does not answer (${error.message})`))
-        ))
-      )
-    return Layer.effect(RateLimit, RateLimit.make).pipe(
-      Layer.provide(RateLimiter.layer),
-      Layer.provide(store)
-    )
+    const over = (store: Layer.Layer<RateLimiter.RateLimiterStore, Error>, storeTimeout?: Duration.Duration) =>
+      Layer.effect(RateLimit, RateLimit.make(storeTimeout)).pipe(Layer.provide(RateLimiter.layer), Layer.provide(store))
+    return redisUrl === undefined ? over(layerStoreMemory) : over(layerStoreRedis(redisUrl), redisTimeout)
   }))
 }
+
+const layerStoreRedis = (url: Redacted.Redacted<string>) =>
+  RateLimiter.layerStoreRedis({ prefix: "task-api:ratelimit:" }).pipe(
+    // Fail fast while disconnected, rather than queue until Redis is back.
+    Layer.provide(NodeRedis.layer({ url: Redacted.value(url), disableOfflineQueue: true })),
+    Layer.catch((error) =>
+      Layer.effect(
+        RateLimiter.RateLimiterStore,
+        Effect.fail(new Error(`REDIS_URL: Redis does not answer (${error.message})`))
+      )
+    )
+  )
 
 /**
  * Effect's memory store with token buckets that are forgotten once full

@@ -103,6 +103,15 @@ describe("bearer tokens, shared secret (HS256)", () => {
     await expectRefused(await list(`Bearer ${forever}`), refusal.expiry, forever)
   })
 
+  it("refuses a token once it expires, though it was accepted before", async () => {
+    const strict = serviceWith({ JWT_CLOCK_SKEW: "0 seconds" })
+    const token = signToken({ sub: "alice", exp: now() + 2 })
+    expect((await strict.list(`Bearer ${token}`)).status).toBe(200)
+    await new Promise((resolve) => setTimeout(resolve, 2_100))
+    await expectRefused(await strict.list(`Bearer ${token}`), refusal.expired, token)
+    await strict.web.dispose()
+  })
+
   it("does not guard the probes", async () => {
     const { web: probes } = serviceWith()
     for (const path of ["/health", "/ready"]) {
