@@ -45,7 +45,10 @@ const appConfig = Config.all({
   ),
   rateLimitWindow: Config.Duration("RATE_LIMIT_WINDOW").pipe(Config.withDefault(Duration.minutes(1))),
   redisUrl: optional(Config.Redacted("REDIS_URL")),
-  corsOrigins: Config.Array(Schema.String, "CORS_ORIGINS").pipe(Config.withDefault([])),
+  corsOrigins: Config.Array(Schema.String, "CORS_ORIGINS").pipe(
+    Config.map((origins) => origins.map((origin) => origin.trim()).filter((origin) => origin.length > 0)),
+    Config.withDefault([])
+  ),
   apiDocs: Config.Boolean("API_DOCS").pipe(Config.withDefault(true))
 }).pipe(Config.map((settings) => ({
   ...settings,

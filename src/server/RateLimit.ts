@@ -99,7 +99,16 @@ export class RateLimit extends Context.Service<RateLimit, {
 }
 
 const layerStoreRedis = (url: Redacted.Redacted<string>) =>
-  RateLimiter.layerStoreRedis({ prefix: "task-api:ratelimit:" }).pipe(
+  Layer.effect(
+    RateLimiter.RateLimiterStore,
+    Effect.gen(function*() {
+      const { client } = yield* NodeRedis.NodeRedis
+      // Runs before the client's own close, which waits for every command
+      // sent: a Redis that stopped answering would hold up shutdown forever.
+      yield* Effect.addFinalizer(() => Effect.sync(() => client.isOpen && client.destroy()))
+      return yield* RateLimiter.makeStoreRedis({ prefix: "task-api:ratelimit:" })
+    })
+  ).pipe(
     // Fail fast while disconnected, rather than queue until Redis is back.
     Layer.provide(NodeRedis.layer({ url: Redacted.value(url), disableOfflineQueue: true })),
     Layer.catch((error) =>

@@ -6,24 +6,16 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import * as SqlClient from "effect/sql/SqlClient"
 import { randomBytes } from "node:crypto"
-import * as net from "node:net"
+import { isReachable } from "./Reachable.ts"
 
 /** The server tests create their databases on: `TEST_DATABASE_URL`, `DATABASE_URL` or the local one. */
 export const adminUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ??
   "postgres://postgres@127.0.0.1:5432/postgres"
 
-const isReachable = (url: string) =>
-  new Promise<boolean>((resolve) => {
-    const { hostname, port } = new URL(url)
-    const socket = net.connect({ host: hostname, port: Number(port || 5432), timeout: 1_000 })
-    const done = (reachable: boolean) => {
-      socket.destroy()
-      resolve(reachable)
-    }
-    socket.once("connect", () => done(true))
-    socket.once("error", () => done(false))
-    socket.once("timeout", () => done(false))
-  })
+const isReachableUrl = (url: string) => {
+  const { hostname, port } = new URL(url)
+  return isReachable(hostname, Number(port || 5432))
+}
 
 /**
  * `TEST_DATABASE=postgres` or `embedded` chooses; by default the tests use
@@ -34,7 +26,7 @@ export const testDatabaseKind: Promise<"postgres" | "embedded"> = (async () => {
   const chosen = process.env.TEST_DATABASE
   if (chosen === "postgres" || chosen === "embedded") return chosen
   if (chosen !== undefined && chosen !== "") throw new Error(`TEST_DATABASE must be postgres or embedded, not ${chosen}`)
-  return (await isReachable(adminUrl)) ? "postgres" : "embedded"
+  return (await isReachableUrl(adminUrl)) ? "postgres" : "embedded"
 })()
 
 const connect = (url: string) => ManagedRuntime.make(PgClient.layer({ url: Redacted.make(url), maxConnections: 2 }))
