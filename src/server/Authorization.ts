@@ -2,12 +2,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Result from "effect/Result"
 import * as HttpEffect from "effect/http/HttpEffect"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { Authorization, CurrentOwner } from "../api/Authorization.ts"
-import { Unauthorized } from "../domain/AccessErrors.ts"
+import { type TooManyRequests, Unauthorized } from "../domain/AccessErrors.ts"
+import type { ServiceUnavailable } from "../domain/TaskErrors.ts"
 import { AppConfig } from "./AppConfig.ts"
 import { type Quota, RateLimit } from "./RateLimit.ts"
 import { TokenVerifier } from "./TokenVerifier.ts"
@@ -17,6 +17,7 @@ export const developmentOwner = "local"
 
 const realm = `Bearer realm="task-api"`
 
+/** Headers for whatever answer the request gets, errors included (built after this middleware). */
 const withHeaders = (headers: Record<string, string>) =>
   HttpEffect.appendPreResponseHandler((_request, response) =>
     Effect.succeed(HttpServerResponse.setHeaders(response, headers))
@@ -35,17 +36,28 @@ const clientAddress = Effect.map(
   (request) => `address:${Option.getOrElse(request.remoteAddress, () => "unknown")}`
 )
 
-const makeLimit = (rateLimit: RateLimit["Service"]) => (key: string) =>
-  rateLimit.consume(key).pipe(
-    Effect.matchEffect({
-      onSuccess: (quota) => quota === undefined ? Effect.void : withHeaders(quotaHeaders(quota)),
-      onFailure: ({ error, quota, retryAfterSeconds }) =>
-        Effect.andThen(
-          withHeaders({ ...quotaHeaders(quota), "retry-after": String(retryAfterSeconds) }),
-          Effect.fail(error)
-        )
-    })
-  )
+/**
+ * Runs `httpEffect` if `key`'s bucket has a request left, and tells the client
+ * its quota either way. A success gets the headers directly; the pre-response
+ * hook, which costs more, is only for answers built from failures.
+ */
+const makeAdmit = (rateLimit: RateLimit["Service"]) =>
+<A extends HttpServerResponse.HttpServerResponse, E, R>(key: string, httpEffect: Effect.Effect<A, E, R>) =>
+  Effect.matchEffect(rateLimit.consume(key), {
+    onFailure: ({ error, quota, retryAfterSeconds }) =>
+      Effect.andThen(
+        withHeaders({ ...quotaHeaders(quota), "retry-after": String(retryAfterSeconds) }),
+        Effect.fail(error)
+      ),
+    onSuccess: (quota) => {
+      if (quota === undefined) return httpEffect
+      const headers = quotaHeaders(quota)
+      return httpEffect.pipe(
+        Effect.map((response) => HttpServerResponse.setHeaders(response, headers)),
+        Effect.tapError(() => withHeaders(headers))
+      )
+    }
+  })
 
 // RFC 6750 3: a request without credentials learns only the scheme; one with
 // a bad token also learns why.
@@ -62,21 +74,23 @@ const layerJwt = Layer.effect(
   Authorization,
   Effect.gen(function*() {
     const verifier = yield* TokenVerifier
-    const limit = makeLimit(yield* RateLimit)
+    const admit = makeAdmit(yield* RateLimit)
     return Authorization.of({
-      bearer: (httpEffect, { credential }) =>
-        Effect.gen(function*() {
-          const token = Redacted.value(credential)
-          const verified = yield* Effect.result(verifier.verify(token))
-          if (Result.isSuccess(verified)) {
-            yield* limit(`subject:${verified.success}`)
-            return yield* Effect.provideService(httpEffect, CurrentOwner, verified.success)
-          }
-          if (!(verified.failure instanceof Unauthorized)) return yield* Effect.fail(verified.failure)
+      bearer: (httpEffect, { credential }) => {
+        const token = Redacted.value(credential)
+        return Effect.matchEffect(verifier.verify(token), {
+          onSuccess: (owner) => admit(`subject:${owner}`, Effect.provideService(httpEffect, CurrentOwner, owner)),
           // Counted too, so that guessing tokens is as limited as using them.
-          yield* Effect.flatMap(clientAddress, limit)
-          return yield* challenge(verified.failure, token !== "")
+          onFailure: (error): Effect.Effect<
+            HttpServerResponse.HttpServerResponse,
+            Unauthorized | TooManyRequests | ServiceUnavailable,
+            HttpServerRequest.HttpServerRequest
+          > =>
+            error instanceof Unauthorized
+              ? Effect.flatMap(clientAddress, (address) => admit(address, challenge(error, token.length > 0)))
+              : Effect.fail(error)
         })
+      }
     })
   })
 ).pipe(Layer.provide(TokenVerifier.layer))
@@ -89,13 +103,11 @@ const layerNone = Layer.effect(
       `AUTH_MODE=none: AUTHENTICATION IS OFF. Every request acts as the owner "${developmentOwner}". ` +
         "Use it only for development; set AUTH_MODE=jwt and JWT_SECRET (or JWKS_URL, JWKS_FILE) to serve users."
     )
-    const limit = makeLimit(yield* RateLimit)
+    const admit = makeAdmit(yield* RateLimit)
     return Authorization.of({
       bearer: (httpEffect) =>
-        Effect.andThen(
-          Effect.flatMap(clientAddress, limit),
-          Effect.provideService(httpEffect, CurrentOwner, developmentOwner)
-        )
+        Effect.flatMap(clientAddress, (address) =>
+          admit(address, Effect.provideService(httpEffect, CurrentOwner, developmentOwner)))
     })
   })
 )

@@ -1,4 +1,3 @@
-import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -25,13 +24,26 @@ export interface Refusal {
   readonly retryAfterSeconds: number
 }
 
-const seconds = (duration: Duration.Duration) => Math.max(0, Math.ceil(Duration.toMillis(duration) / 1000))
+interface Policy {
+  readonly limit: number
+  readonly window: Duration.Duration
+}
 
-// A store that does not answer must not take the API down with it: the
-// request goes through unlimited, and the failure is logged (at most every
-// 10 s, since it would otherwise log once per request).
-const redisTimeout = Duration.millis(250)
-const warnEveryMs = 10_000
+const ceilSeconds = (ms: number) => Math.max(0, Math.ceil(ms / 1000))
+
+const refusal = ({ limit, window }: Policy, retryAfterMs: number): Refusal => {
+  const retryAfterSeconds = Math.max(1, ceilSeconds(retryAfterMs))
+  return {
+    error: new TooManyRequests({
+      detail: `Too many requests; this caller may send ${limit} per ${Duration.format(window)}. ` +
+        `Retry in ${retryAfterSeconds} s.`
+    }),
+    quota: { limit, remaining: 0, resetSeconds: retryAfterSeconds, policy: policyOf({ limit, window }) },
+    retryAfterSeconds
+  }
+}
+
+const policyOf = ({ limit, window }: Policy) => `${limit};w=${ceilSeconds(Duration.toMillis(window))}`
 
 /**
  * A token bucket per caller: `RATE_LIMIT_REQUESTS` requests at once, refilled
@@ -42,118 +54,114 @@ export class RateLimit extends Context.Service<RateLimit, {
   /** Takes one request from `key`'s bucket. Undefined when limiting is off. */
   consume(key: string): Effect.Effect<Quota | undefined, Refusal>
 }>()("task-api/server/RateLimit") {
-  /** A limiter over the RateLimiter's store; `storeTimeout` bounds a remote store's answer. */
-  static readonly make = (storeTimeout?: Duration.Duration) => Effect.gen(function*() {
-    const { rateLimitRequests: limit, rateLimitWindow: window } = yield* AppConfig
-    const limiter = yield* RateLimiter.RateLimiter
-    const policy = `${limit};w=${seconds(window)}`
-    let lastWarning = 0
+  /**
+   * Buckets in this process, forgotten once full again: keys include client
+   * addresses, which anyone can make new ones of. Every request passes here,
+   * so it is plain arithmetic with no store to wait for.
+   */
+  static readonly makeMemory = (policy: Policy) =>
+    Effect.gen(function*() {
+      const { limit } = policy
+      const tokensPerMs = limit / Duration.toMillis(policy.window)
+      const policyHeader = policyOf(policy)
+      const buckets = new Map<string, { tokens: number; at: number }>()
 
-    const failOpen = (cause: unknown) =>
-      Effect.suspend(() => {
-        if (Date.now() - lastWarning < warnEveryMs) return Effect.undefined
-        lastWarning = Date.now()
-        return Effect.as(Effect.logWarning("Rate limits are not applied: the store does not answer", cause), undefined)
-      })
+      yield* Effect.sync(() => {
+        const now = Date.now()
+        for (const [key, bucket] of buckets) {
+          if (bucket.tokens + (now - bucket.at) * tokensPerMs >= limit) buckets.delete(key)
+        }
+      }).pipe(Effect.repeat(Schedule.spaced("1 minute")), Effect.forkScoped)
 
-    const bounded = <A, E>(effect: Effect.Effect<A, E>) =>
-      storeTimeout === undefined
-        ? effect
-        : Effect.timeoutOrElse(effect, { duration: storeTimeout, orElse: () => Effect.fail("timed out" as const) })
-
-    return RateLimit.of({
-      consume: (key) =>
-        limiter.consume({ algorithm: "token-bucket", onExceeded: "fail", key, limit, window }).pipe(
-          bounded,
-          Effect.map((result): Quota | undefined => ({
-            limit,
-            remaining: Math.max(0, result.remaining),
-            resetSeconds: seconds(result.resetAfter),
-            policy
-          })),
-          Effect.catch((error) => {
-            if (typeof error !== "string" && error.reason._tag === "RateLimitExceeded") {
-              const retryAfterSeconds = Math.max(1, seconds(error.reason.retryAfter))
-              return Effect.fail({
-                error: new TooManyRequests({
-                  detail: `Too many requests; this caller may send ${limit} per ${Duration.format(window)}. ` +
-                    `Retry in ${retryAfterSeconds} s.`
-                }),
-                quota: { limit, remaining: 0, resetSeconds: retryAfterSeconds, policy },
-                retryAfterSeconds
-              })
-            }
-            return failOpen(error)
+      return RateLimit.of({
+        consume: (key) =>
+          Effect.suspend(() => {
+            const now = Date.now()
+            const bucket = buckets.get(key)
+            const tokens = bucket === undefined ? limit : Math.min(limit, bucket.tokens + (now - bucket.at) * tokensPerMs)
+            if (tokens < 1) return Effect.fail(refusal(policy, (1 - tokens) / tokensPerMs))
+            const left = tokens - 1
+            buckets.set(key, { tokens: left, at: now })
+            return Effect.succeed({
+              limit,
+              remaining: Math.floor(left),
+              resetSeconds: ceilSeconds((limit - left) / tokensPerMs),
+              policy: policyHeader
+            })
           })
-        )
+      })
     })
-  })
+
+  /**
+   * Buckets in Redis, through Effect's RateLimiter. A store that does not
+   * answer (within 250 ms) must not take the API down with it: the request
+   * goes through unlimited, and the failure is logged at most every 10 s.
+   */
+  static readonly makeShared = (policy: Policy) =>
+    Effect.gen(function*() {
+      const { limit, window } = policy
+      const limiter = yield* RateLimiter.RateLimiter
+      const policyHeader = policyOf(policy)
+      let lastWarning = 0
+
+      const failOpen = (cause: unknown) =>
+        Effect.suspend(() => {
+          if (Date.now() - lastWarning < 10_000) return Effect.undefined
+          lastWarning = Date.now()
+          return Effect.as(Effect.logWarning("Rate limits are not applied: the store does not answer", cause), undefined)
+        })
+
+      return RateLimit.of({
+        consume: (key) =>
+          limiter.consume({ algorithm: "token-bucket", onExceeded: "fail", key, limit, window }).pipe(
+            Effect.timeoutOrElse({ duration: "250 millis", orElse: () => Effect.fail("timed out" as const) }),
+            Effect.map((result): Quota | undefined => ({
+              limit,
+              remaining: Math.max(0, result.remaining),
+              resetSeconds: ceilSeconds(Duration.toMillis(result.resetAfter)),
+              policy: policyHeader
+            })),
+            Effect.catch((error) =>
+              typeof error !== "string" && error.reason._tag === "RateLimitExceeded"
+                ? Effect.fail(refusal(policy, Duration.toMillis(error.reason.retryAfter)))
+                : failOpen(error)
+            )
+          )
+      })
+    })
 
   /** Off (RATE_LIMIT_REQUESTS=0), in this process, or in Redis. */
-  static readonly layer = Layer.unwrap(Effect.map(AppConfig, ({ rateLimitRequests, redisUrl }) => {
+  static readonly layer = Layer.unwrap(Effect.map(AppConfig, ({ rateLimitRequests, rateLimitWindow, redisUrl }) => {
+    const policy = { limit: rateLimitRequests, window: rateLimitWindow }
     if (rateLimitRequests === 0) return Layer.succeed(RateLimit, RateLimit.of({ consume: () => Effect.undefined }))
-    const over = (store: Layer.Layer<RateLimiter.RateLimiterStore, Error>, storeTimeout?: Duration.Duration) =>
-      Layer.effect(RateLimit, RateLimit.make(storeTimeout)).pipe(Layer.provide(RateLimiter.layer), Layer.provide(store))
-    return redisUrl === undefined ? over(layerStoreMemory) : over(layerStoreRedis(redisUrl), redisTimeout)
+    if (redisUrl === undefined) return Layer.effect(RateLimit, RateLimit.makeMemory(policy))
+    return Layer.effect(RateLimit, RateLimit.makeShared(policy)).pipe(
+      Layer.provide(RateLimiter.layer),
+      Layer.provide(layerStoreRedis(redisUrl))
+    )
   }))
 }
 
+// The Redis client is loaded only when REDIS_URL asks for it (start-up time).
 const layerStoreRedis = (url: Redacted.Redacted<string>) =>
-  Layer.effect(
-    RateLimiter.RateLimiterStore,
-    Effect.gen(function*() {
-      const { client } = yield* NodeRedis.NodeRedis
-      // Runs before the client's own close, which waits for every command
-      // sent: a Redis that stopped answering would hold up shutdown forever.
-      yield* Effect.addFinalizer(() => Effect.sync(() => client.isOpen && client.destroy()))
-      return yield* RateLimiter.makeStoreRedis({ prefix: "task-api:ratelimit:" })
-    })
-  ).pipe(
-    // Fail fast while disconnected, rather than queue until Redis is back.
-    Layer.provide(NodeRedis.layer({ url: Redacted.value(url), disableOfflineQueue: true })),
-    Layer.catch((error) =>
-      Layer.effect(
-        RateLimiter.RateLimiterStore,
-        Effect.fail(new Error(`REDIS_URL: Redis does not answer (${error.message})`))
+  Layer.unwrap(Effect.promise(() => import("@effect/platform-node/NodeRedis")).pipe(Effect.map((NodeRedis) =>
+    Layer.effect(
+      RateLimiter.RateLimiterStore,
+      Effect.gen(function*() {
+        const { client } = yield* NodeRedis.NodeRedis
+        // Runs before the client's own close, which waits for every command
+        // sent: a Redis that stopped answering would hold up shutdown forever.
+        yield* Effect.addFinalizer(() => Effect.sync(() => client.isOpen && client.destroy()))
+        return yield* RateLimiter.makeStoreRedis({ prefix: "task-api:ratelimit:" })
+      })
+    ).pipe(
+      // Fail fast while disconnected, rather than queue until Redis is back.
+      Layer.provide(NodeRedis.layer({ url: Redacted.value(url), disableOfflineQueue: true })),
+      Layer.catch((error) =>
+        Layer.effect(
+          RateLimiter.RateLimiterStore,
+          Effect.fail(new Error(`REDIS_URL: Redis does not answer (${error.message})`))
+        )
       )
     )
-  )
-
-/**
- * Effect's memory store with token buckets that are forgotten once full
- * again: its own keeps every key it has seen, and keys include client
- * addresses, which anyone can make new ones of.
- */
-const layerStoreMemory = Layer.effect(
-  RateLimiter.RateLimiterStore,
-  Effect.gen(function*() {
-    const base = yield* Effect.provide(Effect.service(RateLimiter.RateLimiterStore), RateLimiter.layerStoreMemory)
-    const buckets = new Map<string, { tokens: number; lastRefill: number; fullAt: number }>()
-
-    yield* Effect.sync(() => {
-      const now = Date.now()
-      for (const [key, bucket] of buckets) if (bucket.fullAt <= now) buckets.delete(key)
-    }).pipe(Effect.repeat(Schedule.spaced("1 minute")), Effect.forkScoped)
-
-    return RateLimiter.RateLimiterStore.of({
-      ...base,
-      tokenBucket: ({ allowOverflow, key, limit, refillRate, tokens }) =>
-        Effect.sync(() => {
-          const refillMs = Duration.toMillis(refillRate)
-          const now = Date.now()
-          const bucket = buckets.get(key) ?? { tokens: limit, lastRefill: now, fullAt: now }
-          const refilled = Math.floor((now - bucket.lastRefill) / refillMs)
-          if (refilled > 0) {
-            bucket.tokens = Math.min(limit, bucket.tokens + refilled)
-            bucket.lastRefill += refilled * refillMs
-          }
-          if (bucket.tokens >= limit) bucket.lastRefill = now
-          const left = bucket.tokens - tokens
-          if (allowOverflow || left >= 0) bucket.tokens = left
-          bucket.fullAt = bucket.lastRefill + (limit - bucket.tokens) * refillMs
-          buckets.set(key, bucket)
-          return [left, now - bucket.lastRefill] as const
-        })
-    })
-  })
-)
+  )))

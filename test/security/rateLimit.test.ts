@@ -102,6 +102,10 @@ describe("the rate limit in one process", () => {
       const bob = await service.as("bob", "/tasks")
       expect(bob.status).toBe(200)
       expectQuota(bob, { limit: 3, remaining: 2, windowSeconds: 60 })
+      // Answers the handler fails with count, and say so, too.
+      const missing = await service.as("bob", "/tasks/0193a1c4-6f7e-7b3a-9c1d-2f4e5a6b7c8d")
+      await expectProblem(missing, 404)
+      expectQuota(missing, { limit: 3, remaining: 1, windowSeconds: 60 })
     } finally {
       await service.dispose()
     }
