@@ -1,5 +1,7 @@
 import { exportJWK, generateKeyPair, SignJWT } from "jose"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -167,5 +169,52 @@ describe("bearer tokens, public keys from a JWK set (RS256, ES256)", () => {
   it("refuses an HS256 token keyed with the public key (algorithm confusion)", async () => {
     const token = signToken({ sub: "alice" }, { secret: rsaPublicPem, header: { alg: "HS256", kid: "rsa" } })
     await expectRefused(await service.list(`Bearer ${token}`), refusal.algorithm, token)
+  })
+})
+
+describe("bearer tokens, public keys fetched from JWKS_URL", () => {
+  let keys: { keys: Array<object> }
+  let key: PrivateKey
+  let jwksUp = true
+  let server: Server
+  let service: ReturnType<typeof serviceWith>
+
+  beforeAll(async () => {
+    const pair = await generateKeyPair("ES256")
+    key = pair.privateKey
+    keys = { keys: [{ ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256", use: "sig" }] }
+    // An identity provider's key endpoint that the test can take down.
+    server = createServer((_request, response) => {
+      if (!jwksUp) return response.destroy()
+      response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(keys))
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const { port } = server.address() as AddressInfo
+    service = serviceWith({ JWT_SECRET: undefined, JWKS_URL: `http://127.0.0.1:${port}/jwks.json` })
+  })
+  afterAll(async () => {
+    await service.web.dispose()
+    await new Promise((resolve) => server.close(resolve))
+  })
+
+  const sign = (kid: string) =>
+    new SignJWT({}).setProtectedHeader({ alg: "ES256", kid }).setSubject("alice").setExpirationTime("5m").sign(key)
+
+  it("accepts a token signed with a key the endpoint lists", async () => {
+    expect((await service.list(`Bearer ${await sign("k1")}`)).status).toBe(200)
+  })
+
+  it("answers 503, not 401, while the keys cannot be fetched: the token may be fine", async () => {
+    // A service that starts while the endpoint is down has no keys to fall back on.
+    jwksUp = false
+    const { port } = server.address() as AddressInfo
+    const starting = serviceWith({ JWT_SECRET: undefined, JWKS_URL: `http://127.0.0.1:${port}/jwks.json` })
+    try {
+      const problem = await expectProblem(await starting.list(`Bearer ${await sign("k1")}`), 503)
+      expect(problem.detail).toMatch(/keys .* cannot be fetched/)
+    } finally {
+      jwksUp = true
+      await starting.web.dispose()
+    }
   })
 })
