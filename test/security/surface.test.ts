@@ -1,5 +1,5 @@
 import * as Layer from "effect/Layer"
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -39,23 +39,27 @@ const headerList = (response: Response, name: string) =>
 
 /**
  * Runs the built server with exactly these variables (none of the tests'
- * defaults), from a directory without `.env`, and returns once it exits:
- * for settings it must refuse to start with.
+ * defaults), from a directory without `.env`, and resolves once it exits:
+ * for settings it must refuse to start with. Asynchronous, so that a test
+ * database served from this process (PGlite) still answers it.
  */
-const runRefusedServer = (env: Record<string, string>) => {
-  const cwd = emptyDir()
-  try {
-    const result = spawnSync(process.execPath, [entry], {
+const runRefusedServer = (env: Record<string, string>) =>
+  new Promise<{ status: number | null; signal: NodeJS.Signals | null; output: string }>((resolve) => {
+    const cwd = emptyDir()
+    const child = spawn(process.execPath, [entry], {
       cwd,
       env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: "0", LOG_FORMAT: "json", ...env },
-      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
       timeout: 30_000
     })
-    return { status: result.status, signal: result.signal, output: result.stdout + result.stderr }
-  } finally {
-    rmSync(cwd, { recursive: true, force: true })
-  }
-}
+    let output = ""
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
+    child.once("close", (status, signal) => {
+      rmSync(cwd, { recursive: true, force: true })
+      resolve({ status, signal, output })
+    })
+  })
 
 describe("CORS", () => {
   const app = "https://app.example"
@@ -191,18 +195,18 @@ describe("authentication modes of the built server", () => {
   })
   afterAll(() => database.drop())
 
-  it("refuses to start on PostgreSQL with no key to verify tokens, naming JWT_SECRET", () => {
+  it("refuses to start on PostgreSQL with no key to verify tokens, naming JWT_SECRET", async () => {
     // Spawned with a clean environment: the tests' helpers always add a key.
-    const { output, status } = runRefusedServer(database.serviceEnv)
+    const { output, status } = await runRefusedServer(database.serviceEnv)
     expect(status, output).not.toBe(0)
     expect(status, output).not.toBeNull()
     expect(output).toContain("JWT_SECRET")
   })
 
-  it("refuses a JWT_SECRET shorter than 32 bytes, saying so without printing it", () => {
+  it("refuses a JWT_SECRET shorter than 32 bytes, saying so without printing it", async () => {
     const short = "only-31-bytes-long-secret-value"
     expect(Buffer.byteLength(short)).toBe(31)
-    const { output, status } = runRefusedServer({ ...database.serviceEnv, JWT_SECRET: short })
+    const { output, status } = await runRefusedServer({ ...database.serviceEnv, JWT_SECRET: short })
     expect(status, output).not.toBe(0)
     expect(status, output).not.toBeNull()
     expect(output).toMatch(/JWT_SECRET must be at least 32 bytes/)
