@@ -106,7 +106,7 @@ describe("a request that takes too long", () => {
       fetch("/tasks")
     ])
     expect(list.status).toBe(200)
-    await expectProblem(stuck, 503)
+    expect((await expectProblem(stuck, 503)).detail).toBe("The request took longer than 300ms; try again shortly.")
     await expectProblem(ready, 503)
     expect(performance.now() - started).toBeLessThan(3_000)
     await web.dispose()

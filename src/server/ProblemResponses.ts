@@ -1,6 +1,7 @@
 import * as ByteSize from "effect/ByteSize"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
 import * as HttpRouter from "effect/http/HttpRouter"
@@ -12,6 +13,7 @@ import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"
 import * as SchemaIssue from "effect/SchemaIssue"
 import type * as Types from "effect/Types"
 import { maxBodyBytes } from "../api/JsonBody.ts"
+import { deadlineOf } from "./RequestTimeout.ts"
 
 export const problemContentType = "application/problem+json"
 
@@ -82,11 +84,18 @@ export const ProblemResponses = HttpRouter.middleware((httpEffect) =>
     const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
     return Effect.matchCauseEffect(Effect.provideService(httpEffect, HttpIncomingMessage.MaxBodySize, maxBodySize), {
       onSuccess: (response) => Effect.succeed(toProblem(response, request)),
-      onFailure: (cause) =>
-        Effect.flatMap(HttpServerError.causeResponse(cause), ([response]) =>
+      onFailure: (cause) => {
+        const deadline = deadlineOf(cause)
+        if (deadline !== undefined) {
+          return Effect.succeed(
+            problem(503, `The request took longer than ${Duration.format(deadline)}; try again shortly.`)
+          )
+        }
+        return Effect.flatMap(HttpServerError.causeResponse(cause), ([response]) =>
           response.status >= 500 && !Cause.hasInterruptsOnly(cause)
             ? Effect.as(Effect.logError("Request failed", cause), toProblem(response, request))
             : Effect.succeed(toProblem(response, request)))
+      }
     })
     // Every failure is answered here; the cast only restores the router's
     // marker type for errors that middleware may leave to the next one.
