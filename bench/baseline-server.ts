@@ -1,7 +1,8 @@
 // The benchmark's baseline: what a careful hand-written server does with
 // Node's bare `http` and `pg`: the same SQL, the same cursor codec, the same
-// token check (jose, HS256), a token bucket per subject, the same checks a
-// client can see, and nothing else (no framework, no logging).
+// token check (jose, HS256), a token bucket per subject, the same checks and
+// response headers a client can see (ETag, RateLimit-*, security headers),
+// and nothing else (no framework, no logging).
 // Not shipped; `npm run bench` runs it beside the service.
 import { jwtVerify } from "jose"
 import { createSecretKey, randomUUID } from "node:crypto"
@@ -37,14 +38,28 @@ const authenticate = async (req: IncomingMessage) => {
   }
 }
 
-const withinLimit = (owner: string) => {
+/** Takes a request from the owner's bucket, and says what is left in RateLimit headers. */
+const withinLimit = (owner: string, res: ServerResponse) => {
   const now = Date.now()
   const bucket = buckets.get(owner) ?? { tokens: limit, at: now }
   bucket.tokens = Math.min(limit, bucket.tokens + (now - bucket.at) / refillMs) - 1
   bucket.at = now
   buckets.set(owner, bucket)
+  res.setHeader("ratelimit-limit", String(limit))
+  res.setHeader("ratelimit-remaining", String(Math.max(0, Math.floor(bucket.tokens))))
+  res.setHeader("ratelimit-reset", String(Math.ceil(((limit - bucket.tokens) * refillMs) / 1000)))
+  res.setHeader("ratelimit-policy", `${limit};w=60`)
   return bucket.tokens >= 0
 }
+
+// As src/server/SecurityHeaders.ts sends them (not imported: it would load Effect).
+const apiHeaders = {
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "content-security-policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+}
+
+const etag = (task: { updated_at: string }) => ({ etag: `"${task.updated_at}"` })
 
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 const columns = `id, title, description, status, ${iso("created_at")} AS created_at, ${iso("updated_at")} AS updated_at`
@@ -53,7 +68,11 @@ const statuses = new Set(["pending", "in_progress", "completed"])
 
 const send = (res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) => {
   const text = body === undefined ? "" : JSON.stringify(body)
-  res.writeHead(status, { "content-type": status < 400 ? "application/json" : "application/problem+json", ...headers })
+  res.writeHead(status, {
+    "content-type": status < 400 ? "application/json" : "application/problem+json",
+    ...apiHeaders,
+    ...headers
+  })
   res.end(text)
 }
 const problem = (res: ServerResponse, status: number, detail: string) =>
@@ -112,7 +131,7 @@ const handle = async (req: IncomingMessage, res: ServerResponse) => {
   if (root !== "tasks" || extra !== undefined) return problem(res, 404, "not found")
   const owner = await authenticate(req)
   if (owner === undefined) return problem(res, 401, "token")
-  if (!withinLimit(owner)) return problem(res, 429, "limit")
+  if (!withinLimit(owner, res)) return problem(res, 429, "limit")
   if (id === undefined) {
     if (req.method === "GET") return list(owner, url, res)
     if (req.method !== "POST") return problem(res, 405, "method")
@@ -125,7 +144,7 @@ const handle = async (req: IncomingMessage, res: ServerResponse) => {
       text: `INSERT INTO tasks (id, owner, title, description, status) VALUES ($1, $2, $3, $4, $5) RETURNING ${columns}`,
       values: [randomUUID(), owner, body.title.trim(), body.description ?? null, body.status ?? "pending"]
     })
-    return send(res, 201, rows[0], { location: `/tasks/${rows[0].id}` })
+    return send(res, 201, rows[0], { location: `/tasks/${rows[0].id}`, ...etag(rows[0]) })
   }
   if (!uuid.test(id)) return problem(res, 400, "id")
   if (req.method === "GET") {
@@ -134,7 +153,7 @@ const handle = async (req: IncomingMessage, res: ServerResponse) => {
       text: `SELECT ${columns} FROM tasks WHERE id = $1 AND owner = $2`,
       values: [id, owner]
     })
-    return rows.length === 0 ? problem(res, 404, "no task") : send(res, 200, rows[0])
+    return rows.length === 0 ? problem(res, 404, "no task") : send(res, 200, rows[0], etag(rows[0]))
   }
   if (req.method === "PATCH") {
     if (!req.headers["content-type"]?.startsWith("application/json")) return problem(res, 415, "json")
@@ -163,7 +182,7 @@ const handle = async (req: IncomingMessage, res: ServerResponse) => {
         owner
       ]
     })
-    return rows.length === 0 ? problem(res, 404, "no task") : send(res, 200, rows[0])
+    return rows.length === 0 ? problem(res, 404, "no task") : send(res, 200, rows[0], etag(rows[0]))
   }
   if (req.method === "DELETE") {
     const { rowCount } = await pool.query({
