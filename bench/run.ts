@@ -233,7 +233,7 @@ const scenarios: ReadonlyArray<Scenario> = [
 ]
 
 // Both run with the flags `npm start` and the Dockerfile use.
-const nodeFlags = ["--max-semi-space-size=8"]
+const nodeFlags = ["--max-semi-space-size=8", "--max-old-space-size=256"]
 const baseline = await start("baseline", [...nodeFlags, "bench/baseline-server.ts"])
 const service = await start("service", [...nodeFlags, "dist/start.js"])
 const servers = [baseline, service]

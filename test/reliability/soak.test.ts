@@ -23,7 +23,14 @@ let server: ServerProcess
 beforeAll(async () => {
   database = await createTestDatabase()
   server = await startServer({ ...database.serviceEnv, LOG_LEVEL: "warning" }, {
-    nodeArgs: ["--expose-gc", "--require", join(root, "test/support/heap-probe.cjs"), "--max-semi-space-size=8"]
+    // The heap flags of `npm start`, so that the soak runs what is shipped.
+    nodeArgs: [
+      "--expose-gc",
+      "--require",
+      join(root, "test/support/heap-probe.cjs"),
+      "--max-semi-space-size=8",
+      "--max-old-space-size=256"
+    ]
   })
 })
 afterAll(async () => {
