@@ -24,15 +24,14 @@ export * from "./domain/TaskErrors.ts"
 export const makeClient = (
   baseUrl: string | URL,
   options: { readonly token?: string | Redacted.Redacted<string> | undefined } = {}
-) =>
-  HttpApiClient.make(Api, { baseUrl }).pipe(
+) => {
+  const { token } = options
+  const bearer = token === undefined || typeof token === "string" ? token : Redacted.value(token)
+  return HttpApiClient.make(Api, { baseUrl }).pipe(
     Effect.provide(HttpApiMiddleware.layerClient(Authorization, ({ next, request }) =>
-      next(
-        options.token === undefined
-          ? request
-          : HttpClientRequest.bearerToken(request, Redacted.isRedacted(options.token) ? Redacted.value(options.token) : options.token)
-      ))),
+      next(bearer === undefined ? request : HttpClientRequest.bearerToken(request, bearer)))),
     Effect.provide(FetchHttpClient.layer)
   )
+}
 
 export type TaskApiClient = Effect.Success<ReturnType<typeof makeClient>>

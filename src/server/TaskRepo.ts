@@ -49,7 +49,11 @@ const nextUpdatedAt = (previous: string, now: number): string =>
  */
 export class TaskRepo extends Context.Service<TaskRepo, {
   /** With an idempotency key, creates at most one task per owner and key (for 24 hours), and answers retries with it. */
-  create(owner: string, input: CreateTask, idempotencyKey?: string): Effect.Effect<Task, IdempotencyKeyReused | ServiceUnavailable>
+  create(
+    owner: string,
+    input: CreateTask,
+    idempotencyKey?: string
+  ): Effect.Effect<Task, IdempotencyKeyReused | ServiceUnavailable>
   /** Up to `limit` of the owner's tasks, newest first, strictly after `after` when given. */
   list(owner: string, request: ListRequest): Effect.Effect<ReadonlyArray<Task>, ServiceUnavailable>
   findById(owner: string, id: TaskId): Effect.Effect<Task, TaskNotFound | ServiceUnavailable>
@@ -204,7 +208,7 @@ export class TaskRepo extends Context.Service<TaskRepo, {
       const remove = (owner: string, id: TaskId, ifVersion?: Versions) =>
         sql<{ id: string }>`
           DELETE FROM tasks WHERE id = ${id} AND owner = ${owner} AND ${atVersion(ifVersion)} RETURNING id`.pipe(
-            Effect.flatMap((rows) => rows.length === 0 ? explainMiss(owner, id, ifVersion) : Effect.void),
+          Effect.flatMap((rows) => rows.length === 0 ? explainMiss(owner, id, ifVersion) : Effect.void),
           boundary
         )
 

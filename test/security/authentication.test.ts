@@ -6,10 +6,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { refusal } from "../../src/server/TokenVerifier.ts"
-import { TaskRepo } from "../../src/server/TaskRepo.ts"
 import { signToken, testSecret } from "../support/Auth.ts"
 import { expectProblem } from "../support/Http.ts"
-import { makeHandler } from "../support/Targets.ts"
+import { memoryService } from "../support/Targets.ts"
 
 type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"]
 
@@ -18,12 +17,10 @@ const realm = `Bearer realm="task-api"`
 
 /** An in-process service with these settings, and a way to call GET /tasks with a header. */
 const serviceWith = (env: Record<string, string | undefined> = {}) => {
-  const web = makeHandler(TaskRepo.layerMemory, undefined, env)
+  const service = memoryService(env)
   const list = (authorization?: string) =>
-    web.handler(
-      new Request("http://task-api.test/tasks", authorization === undefined ? {} : { headers: { authorization } })
-    )
-  return { list, web }
+    service.send("/tasks", authorization === undefined ? {} : { headers: { authorization } })
+  return { ...service, list }
 }
 
 /** A 401 problem naming `detail`, with the RFC 6750 challenge, and the token nowhere in the answer. */
@@ -38,8 +35,8 @@ const expectRefused = async (response: Response, detail: string, token?: string)
 }
 
 describe("bearer tokens, shared secret (HS256)", () => {
-  const { list, web } = serviceWith({ JWT_ISSUER: "https://issuer.test", JWT_AUDIENCE: "task-api", JWT_CLOCK_SKEW: "30 seconds" })
-  afterAll(() => web.dispose())
+  const { dispose, list } = serviceWith({ JWT_ISSUER: "https://issuer.test", JWT_AUDIENCE: "task-api", JWT_CLOCK_SKEW: "30 seconds" })
+  afterAll(() => dispose())
   const claims = { sub: "alice", iss: "https://issuer.test", aud: "task-api" }
 
   it("accepts a valid token", async () => {
@@ -111,14 +108,12 @@ describe("bearer tokens, shared secret (HS256)", () => {
     expect((await strict.list(`Bearer ${token}`)).status).toBe(200)
     await new Promise((resolve) => setTimeout(resolve, 2_100))
     await expectRefused(await strict.list(`Bearer ${token}`), refusal.expired, token)
-    await strict.web.dispose()
+    await strict.dispose()
   })
 
   it("does not guard the probes", async () => {
-    const { web: probes } = serviceWith()
-    for (const path of ["/health", "/ready"]) {
-      expect((await probes.handler(new Request(`http://task-api.test${path}`))).status).toBe(200)
-    }
+    const probes = serviceWith()
+    for (const path of ["/health", "/ready"]) expect((await probes.send(path)).status).toBe(200)
     await probes.dispose()
   })
 })
@@ -147,7 +142,7 @@ describe("bearer tokens, public keys from a JWK set (RS256, ES256)", () => {
     service = serviceWith({ JWT_SECRET: undefined, JWKS_FILE: file })
   })
   afterAll(async () => {
-    await service.web.dispose()
+    await service.dispose()
     rmSync(dir, { recursive: true, force: true })
   })
 
@@ -193,7 +188,7 @@ describe("bearer tokens, public keys fetched from JWKS_URL", () => {
     service = serviceWith({ JWT_SECRET: undefined, JWKS_URL: `http://127.0.0.1:${port}/jwks.json` })
   })
   afterAll(async () => {
-    await service.web.dispose()
+    await service.dispose()
     await new Promise((resolve) => server.close(resolve))
   })
 
@@ -214,7 +209,7 @@ describe("bearer tokens, public keys fetched from JWKS_URL", () => {
       expect(problem.detail).toMatch(/keys .* cannot be fetched/)
     } finally {
       jwksUp = true
-      await starting.web.dispose()
+      await starting.dispose()
     }
   })
 })

@@ -2,11 +2,10 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import { randomUUID } from "node:crypto"
 import { describe, expect, it } from "vitest"
-import { TaskRepo } from "../../src/server/TaskRepo.ts"
 import { bearer } from "../support/Auth.ts"
 import { expectProblem, type PageBody } from "../support/Http.ts"
 import { freePort, type ServerProcess, startServer } from "../support/ServerProcess.ts"
-import { makeHandler } from "../support/Targets.ts"
+import { memoryService } from "../support/Targets.ts"
 import { startTcpProxy, type TcpProxy } from "../support/TcpProxy.ts"
 import { isReachable } from "../support/Reachable.ts"
 import { createTestDatabase } from "../support/TestDatabase.ts"
@@ -26,17 +25,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  * these settings, and a way to send as a user, with a bad token, or with none.
  */
 const instance = (env: Record<string, string>, services: Layer.Layer<never> = Layer.empty) => {
-  const web = makeHandler(TaskRepo.layerMemory, services, env)
-  const send = (path: string, init: RequestInit = {}) =>
-    web.handler(new Request(new URL(path, "http://task-api.test"), init))
-  const as = (user: string | undefined, path: string, init: RequestInit = {}) => {
-    const headers = new Headers(init.headers)
-    if (user !== undefined) headers.set("authorization", bearer(user).authorization)
-    return send(path, { ...init, headers })
-  }
+  const service = memoryService(env, services)
   const create = (user: string, title = "A task") =>
-    as(user, "/tasks", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title }) })
-  return { send, as, create, dispose: () => web.dispose() }
+    service.fetchAs(user, "/tasks", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ title })
+    })
+  return { ...service, as: service.fetchAs, create }
 }
 
 const badToken = { authorization: "Bearer not-a-jwt" }

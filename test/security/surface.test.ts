@@ -1,16 +1,14 @@
-import * as Layer from "effect/Layer"
 import { spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { TaskRepo } from "../../src/server/TaskRepo.ts"
 import { bearer, defaultUser, signToken, testSecret, tokenFor } from "../support/Auth.ts"
 import { expectProblem, type PageBody, type TaskBody } from "../support/Http.ts"
 import { isReachable } from "../support/Reachable.ts"
 import { type ServerProcess, startServer } from "../support/ServerProcess.ts"
-import { makeHandler, serverTarget } from "../support/Targets.ts"
+import { memoryService, serverTarget } from "../support/Targets.ts"
 import { startTcpProxy } from "../support/TcpProxy.ts"
 import { createTestDatabase, type TestDatabase } from "../support/TestDatabase.ts"
 
@@ -19,14 +17,6 @@ const tokenScript = fileURLToPath(new URL("../../scripts/token.ts", import.meta.
 
 /** A directory with no `.env`, so that a developer's own settings cannot leak into a test. */
 const emptyDir = () => mkdtempSync(join(tmpdir(), "task-api-security-"))
-
-/** An in-process service (AUTH_MODE=jwt, tests' key) with these settings. */
-const instance = (env: Record<string, string> = {}) => {
-  const web = makeHandler(TaskRepo.layerMemory, Layer.empty, env)
-  const send = (path: string, init: RequestInit = {}) =>
-    web.handler(new Request(new URL(path, "http://task-api.test"), init))
-  return { send, dispose: () => web.dispose() }
-}
 
 const jsonPost = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({
   method: "POST",
@@ -65,7 +55,7 @@ describe("CORS", () => {
   const app = "https://app.example"
 
   describe("with CORS_ORIGINS set", () => {
-    const service = instance({ CORS_ORIGINS: app })
+    const service = memoryService({ CORS_ORIGINS: app })
     afterAll(() => service.dispose())
 
     const preflight = (origin: string) =>
@@ -120,7 +110,7 @@ describe("CORS", () => {
   })
 
   it("with CORS_ORIGINS=*, lets a page from any origin call", async () => {
-    const service = instance({ CORS_ORIGINS: "*" })
+    const service = memoryService({ CORS_ORIGINS: "*" })
     try {
       const response = await service.send("/tasks", { headers: { origin: "https://anywhere.example", ...bearer() } })
       expect(response.status).toBe(200)
@@ -146,7 +136,7 @@ describe("CORS", () => {
   })
 
   describe("without CORS_ORIGINS (the default)", () => {
-    const service = instance()
+    const service = memoryService()
     afterAll(() => service.dispose())
 
     it("adds no Access-Control headers, even for a request with an Origin", async () => {
@@ -168,7 +158,7 @@ describe("CORS", () => {
 
 describe("API documentation", () => {
   it("is served by default at /docs and /openapi.json", async () => {
-    const service = instance()
+    const service = memoryService()
     try {
       for (const path of ["/docs", "/openapi.json"]) expect((await service.send(path)).status).toBe(200)
     } finally {
@@ -177,7 +167,7 @@ describe("API documentation", () => {
   })
 
   it("is not served with API_DOCS=false: both paths are 404 problems", async () => {
-    const service = instance({ API_DOCS: "false" })
+    const service = memoryService({ API_DOCS: "false" })
     try {
       for (const path of ["/docs", "/openapi.json"]) await expectProblem(await service.send(path), 404)
       // The API itself is unaffected.
@@ -280,7 +270,7 @@ describe("the token helper (scripts/token.ts)", () => {
     // The default lifetime: an hour.
     expect(Number(claims.exp) - Number(claims.iat)).toBe(3600)
 
-    const service = instance()
+    const service = memoryService()
     try {
       const carol = { authorization: `Bearer ${token}` }
       expect((await service.send("/tasks", { headers: carol })).status).toBe(200)

@@ -65,6 +65,16 @@ export const asUsers = (send: Fetch): Pick<Target, "fetch" | "fetchAs"> => ({
   }
 })
 
+/**
+ * The service in process on the in-memory repository, with these settings:
+ * `send` sends what it is given, `fetchAs` sends as a user (or with no token).
+ */
+export const memoryService = (env: Record<string, string | undefined> = {}, services: Layer.Layer<never> = Layer.empty) => {
+  const web = makeHandler(TaskRepo.layerMemory, services, env)
+  const send = toFetch(web.handler)
+  return { send, fetchAs: asUsers(send).fetchAs, dispose: () => web.dispose() }
+}
+
 export const memoryTarget = async (): Promise<Target> => {
   let web = makeHandler(TaskRepo.layerMemory)
   return {
