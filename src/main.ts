@@ -9,6 +9,7 @@ import * as References from "effect/References"
 import * as Runtime from "effect/Runtime"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as AccessLog from "./server/AccessLog.ts"
+import * as Authorization from "./server/Authorization.ts"
 import { AppConfig } from "./server/AppConfig.ts"
 import * as Database from "./server/Database.ts"
 import * as HttpApp from "./server/HttpApp.ts"
@@ -46,11 +47,15 @@ const Server = Layer.unwrap(Effect.gen(function*() {
 }))
 
 // Built bottom-up: the database is migrated before the port opens, so no
-// request arrives at a server that cannot answer it yet.
+// request arrives at a server that cannot answer it yet. Authorization (the
+// same layer the routes use, so built once) comes before the database: a
+// missing JWT key or an unreachable Redis is told at once, not after waiting
+// for a database that may not answer either.
 const Main = Server.pipe(
   Layer.provide(HttpServerLive),
   Layer.provide([TaskRepo.layer, PageCursor.layer]),
   Layer.provide(Database.layer),
+  Layer.provide(Authorization.layer),
   Layer.provide(Settings),
   Layer.provide(AppConfig.layer),
   Layer.provide(AppConfig.environment)

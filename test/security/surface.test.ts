@@ -193,6 +193,13 @@ describe("authentication modes of the built server", () => {
     expect(output).toContain("JWT_SECRET")
   })
 
+  it("says so before it waits for a database that does not answer", async () => {
+    const { output, status } = await runRefusedServer({ DATABASE_URL: "postgres://postgres@127.0.0.1:1/nowhere" })
+    expect(status, output).toBe(1)
+    expect(output).toContain("JWT_SECRET")
+    expect(output).not.toContain("Waiting for PostgreSQL")
+  })
+
   it("refuses a JWT_SECRET shorter than 32 bytes, saying so without printing it", async () => {
     const short = "only-31-bytes-long-secret-value"
     expect(Buffer.byteLength(short)).toBe(31)

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { defaultUser, tokenFor, withToken } from "../support/Auth.ts"
+import { defaultUser, testAuthEnv, tokenFor, withToken } from "../support/Auth.ts"
 import { freePort, startServer } from "../support/ServerProcess.ts"
 import { createTestDatabase, type TestDatabase } from "../support/TestDatabase.ts"
 
@@ -90,7 +90,12 @@ describe("logging and configuration", () => {
 
   it("refuses to start on a database it cannot reach, saying which one", async () => {
     const result = spawnSync(process.execPath, [fileURLToPath(new URL("../../dist/start.js", import.meta.url))], {
-      env: { PATH: process.env.PATH, DATABASE_URL: "postgres://nobody:secret@127.0.0.1:1/nowhere", LOG_FORMAT: "json" },
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: "postgres://nobody:secret@127.0.0.1:1/nowhere",
+        LOG_FORMAT: "json",
+        ...testAuthEnv
+      },
       encoding: "utf8",
       timeout: 30_000
     })
