@@ -1,7 +1,8 @@
 -- GET /tasks/{id} for random existing ids, read from BENCH_IDS (one per line).
+local tasks = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "tasks.lua")
 local ids = {}
 function init(args)
-  for line in io.lines(os.getenv("BENCH_IDS")) do ids[#ids + 1] = line end
+  ids = tasks.ids()
   math.randomseed(os.time())
 end
 function request()

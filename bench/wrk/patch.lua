@@ -1,13 +1,10 @@
 -- PATCH /tasks/{id} on random existing ids, each time to a random status.
-local ids = {}
+local tasks = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "tasks.lua")
 local statuses = { "pending", "in_progress", "completed" }
-local json = {}
+local ids, json = {}, {}
 function init(args)
-  for line in io.lines(os.getenv("BENCH_IDS")) do ids[#ids + 1] = line end
+  ids, json = tasks.ids(), tasks.json_headers()
   math.randomseed(os.time())
-  -- wrk.format uses the headers it is given instead of wrk.headers (-H).
-  for name, value in pairs(wrk.headers) do json[name] = value end
-  json["Content-Type"] = "application/json"
 end
 function request()
   local body = '{"status":"' .. statuses[math.random(3)] .. '"}'
