@@ -229,15 +229,26 @@ export class TaskRepo extends Context.Service<TaskRepo, {
     const isAfter = (task: Task, position: PagePosition) =>
       task.created_at < position.createdAt || (task.created_at === position.createdAt && task.id < position.id)
 
-    const findById = (owner: string, id: TaskId) => {
+    const visible = (owner: string, id: TaskId): Task | undefined => {
       const stored = tasks.get(id)
-      return stored === undefined || stored.owner !== owner ? Effect.fail(notFound(id)) : Effect.succeed(stored.task)
+      return stored?.owner === owner ? stored.task : undefined
     }
-    const findAtVersion = (owner: string, id: TaskId, ifVersion: Versions | undefined) =>
-      Effect.flatMap(
-        findById(owner, id),
-        (task) => ifVersion === undefined || matches(ifVersion, task) ? Effect.succeed(task) : Effect.fail(changedSince(id))
-      )
+    // A write looks the task up, checks its version and changes it in one
+    // synchronous step, when the effect runs. Looked up when the effect was
+    // made, or in a step of its own, another write could land in between and
+    // be lost under If-Match (test/memoryRepo.test.ts).
+    const atVersion = <A>(
+      owner: string,
+      id: TaskId,
+      ifVersion: Versions | undefined,
+      write: (task: Task) => A
+    ): Effect.Effect<A, TaskNotFound | PreconditionFailed> =>
+      Effect.suspend((): Effect.Effect<A, TaskNotFound | PreconditionFailed> => {
+        const task = visible(owner, id)
+        if (task === undefined) return Effect.fail(notFound(id))
+        if (ifVersion !== undefined && !matches(ifVersion, task)) return Effect.fail(changedSince(id))
+        return Effect.succeed(write(task))
+      })
 
     return TaskRepo.of({
       create: (owner, input, idempotencyKey) =>
@@ -273,9 +284,13 @@ export class TaskRepo extends Context.Service<TaskRepo, {
             .sort(newestFirst)
             .slice(0, limit)
         ),
-      findById,
+      findById: (owner, id) =>
+        Effect.suspend(() => {
+          const task = visible(owner, id)
+          return task === undefined ? Effect.fail(notFound(id)) : Effect.succeed(task)
+        }),
       update: (owner, id, changes, ifVersion) =>
-        Effect.map(findAtVersion(owner, id, ifVersion), (task) => {
+        atVersion(owner, id, ifVersion, (task) => {
           const changed: Task = { ...task, ...changes }
           if (changed.title === task.title && changed.description === task.description && changed.status === task.status) {
             return task
@@ -284,7 +299,7 @@ export class TaskRepo extends Context.Service<TaskRepo, {
           tasks.set(id, { owner, task: updated })
           return updated
         }),
-      remove: (owner, id, ifVersion) => Effect.map(findAtVersion(owner, id, ifVersion), () => void tasks.delete(id)),
+      remove: (owner, id, ifVersion) => atVersion(owner, id, ifVersion, () => void tasks.delete(id)),
       ready: Effect.void
     })
   })
