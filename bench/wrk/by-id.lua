@@ -1,10 +1,6 @@
--- GET /tasks/{id} for random existing ids, read from BENCH_IDS (one per line).
+-- GET /tasks/{id} for random existing ids.
 local tasks = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "tasks.lua")
-local ids = {}
-function init(args)
-  ids = tasks.ids()
-  math.randomseed(os.time())
-end
+init = tasks.init
 function request()
-  return wrk.format("GET", "/tasks/" .. ids[math.random(#ids)])
+  return tasks.get(tasks.random_id())
 end
