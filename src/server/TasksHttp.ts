@@ -2,12 +2,14 @@ import * as Effect from "effect/Effect"
 import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
 import * as HttpApiError from "effect/http-api/HttpApiError"
 import * as HttpApiSchema from "effect/http-api/HttpApiSchema"
+import type { HttpServerResponse } from "effect/http/HttpServerResponse"
 import { Api } from "../api/Api.ts"
 import { CurrentOwner } from "../api/Authorization.ts"
-import type { TaskPage } from "../domain/Task.ts"
+import { TaskPage } from "../domain/Task.ts"
 import type { ServiceUnavailable } from "../domain/TaskErrors.ts"
 import { entityTagOf, matches, parseVersions } from "../domain/EntityTag.ts"
 import { PageCursor } from "./PageCursor.ts"
+import { plainJson } from "./PlainJson.ts"
 import { TaskRepo } from "./TaskRepo.ts"
 
 const ifVersion = (header: string | undefined) => header === undefined ? undefined : parseVersions(header, "strong")
@@ -34,20 +36,20 @@ export const TasksHttp = HttpApiBuilder.group(
             }))
         ))
       .handle("list", ({ query }) =>
-        CurrentOwner.use((owner): Effect.Effect<TaskPage, HttpApiError.BadRequestProblem | ServiceUnavailable> => {
+        CurrentOwner.use((owner): Effect.Effect<HttpServerResponse, HttpApiError.BadRequestProblem | ServiceUnavailable> => {
           const after = query.cursor === undefined ? undefined : cursors.decode(owner, query.cursor)
           if (query.cursor !== undefined && after === undefined) return Effect.fail(invalidCursor)
           // One row more than asked tells whether another page exists, so a
           // last page that is exactly full still ends with a null cursor.
           return Effect.map(repo.list(owner, { limit: query.limit + 1, status: query.status, after }), (rows) => {
-          const items = rows.slice(0, query.limit)
-          const last = items.at(-1)
-            return {
+            const items = rows.slice(0, query.limit)
+            const last = items.at(-1)
+            return plainJson(TaskPage, {
               items,
               next_cursor: rows.length > query.limit && last !== undefined
                 ? cursors.encode(owner, { createdAt: last.created_at, id: last.id })
                 : null
-            }
+            })
           })
         }))
       .handle("get", ({ headers, params }) =>
