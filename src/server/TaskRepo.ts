@@ -39,6 +39,17 @@ const unavailable = new ServiceUnavailable({ detail: "The database cannot be rea
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 const taskColumns = `id, title, description, status, ${iso("created_at")} AS created_at, ${iso("updated_at")} AS updated_at`
 
+// jsonb stores an object's keys in an order of its own; a replayed task is
+// answered with its fields in the order of the first answer, byte for byte.
+const inTaskOrder = ({ created_at, description, id, status, title, updated_at }: Task): Task => ({
+  id,
+  title,
+  description,
+  status,
+  created_at,
+  updated_at
+})
+
 /** The next `updated_at`: now, but always after the previous one, so every change moves it. */
 const nextUpdatedAt = (previous: string, now: number): string =>
   new Date(Math.max(now, Date.parse(previous) + 1)).toISOString()
@@ -138,7 +149,7 @@ export class TaskRepo extends Context.Service<TaskRepo, {
             const [first] = yield* sql<{ fingerprint: string; task: Task }>`
               SELECT fingerprint, task FROM idempotency_keys WHERE owner = ${owner} AND key = ${key}`
             if (first === undefined) return yield* Effect.fail(unavailable)
-            return first.fingerprint === fingerprint ? first.task : yield* Effect.fail(keyReused)
+            return first.fingerprint === fingerprint ? inTaskOrder(first.task) : yield* Effect.fail(keyReused)
           }
           const task = yield* insert(owner, input)
           yield* sql`UPDATE idempotency_keys SET task = ${JSON.stringify(task)}::jsonb WHERE owner = ${owner} AND key = ${key}`

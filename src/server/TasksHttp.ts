@@ -1,11 +1,10 @@
 import * as Effect from "effect/Effect"
 import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
 import * as HttpApiError from "effect/http-api/HttpApiError"
-import * as HttpApiSchema from "effect/http-api/HttpApiSchema"
-import type { HttpServerResponse } from "effect/http/HttpServerResponse"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { Api } from "../api/Api.ts"
 import { CurrentOwner } from "../api/Authorization.ts"
-import { TaskPage } from "../domain/Task.ts"
+import { Task, TaskPage } from "../domain/Task.ts"
 import type { ServiceUnavailable } from "../domain/TaskErrors.ts"
 import { entityTagOf, matches, parseVersions } from "../domain/EntityTag.ts"
 import { PageCursor } from "./PageCursor.ts"
@@ -30,13 +29,13 @@ export const TasksHttp = HttpApiBuilder.group(
       .handle("create", ({ headers, payload }) =>
         CurrentOwner.use((owner) =>
           Effect.map(repo.create(owner, payload, headers["idempotency-key"]), (task) =>
-            HttpApiSchema.withHeaders({
-              body: task,
+            plainJson(Task, task, {
+              status: 201,
               headers: { location: `/tasks/${task.id}`, etag: entityTagOf(task) }
             }))
         ))
       .handle("list", ({ query }) =>
-        CurrentOwner.use((owner): Effect.Effect<HttpServerResponse, HttpApiError.BadRequestProblem | ServiceUnavailable> => {
+        CurrentOwner.use((owner): Effect.Effect<HttpServerResponse.HttpServerResponse, HttpApiError.BadRequestProblem | ServiceUnavailable> => {
           const after = query.cursor === undefined ? undefined : cursors.decode(owner, query.cursor)
           if (query.cursor !== undefined && after === undefined) return Effect.fail(invalidCursor)
           // One row more than asked tells whether another page exists, so a
@@ -58,14 +57,14 @@ export const TasksHttp = HttpApiBuilder.group(
           const notModified = headers["if-none-match"] !== undefined &&
             matches(parseVersions(headers["if-none-match"], "weak"), task)
           return notModified
-            ? HttpApiSchema.withHeaders({ body: undefined, headers: { etag } })
-            : HttpApiSchema.withHeaders({ body: task, headers: { etag } })
+            ? HttpServerResponse.empty({ status: 304, headers: { etag } })
+            : plainJson(Task, task, { headers: { etag } })
         })))
       .handle("update", ({ headers, params, payload }) =>
         CurrentOwner.use((owner) =>
           Effect.map(
             repo.update(owner, params.id, payload, ifVersion(headers["if-match"])),
-            (task) => HttpApiSchema.withHeaders({ body: task, headers: { etag: entityTagOf(task) } })
+            (task) => plainJson(Task, task, { headers: { etag: entityTagOf(task) } })
           )
         ))
       .handle("delete", ({ headers, params }) =>

@@ -371,10 +371,11 @@ export const taskApiContract = (name: string, makeTarget: () => Promise<Target>)
       it("creates one task per key, and answers a retry with the same 201", async () => {
         const first = await post("key-1", { title: "once", description: "only once" })
         expect(first.status).toBe(201)
-        const task = (await first.json()) as TaskBody
+        const body = await first.text()
+        const task = JSON.parse(body) as TaskBody
         const retry = await post("key-1", { title: "  once ", description: "only once" })
         expect(retry.status).toBe(201)
-        expect(await retry.json()).toEqual(task)
+        expect(await retry.text()).toBe(body)
         expect(retry.headers.get("location")).toBe(`/tasks/${task.id}`)
         expect((await post("key-2", { title: "once", description: "only once" })).status).toBe(201)
         expect(await count()).toBe(2)
