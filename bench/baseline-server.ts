@@ -4,12 +4,17 @@
 // response headers a client can see (ETag, RateLimit-*, security headers),
 // and nothing else (no framework, no logging).
 // Not shipped; `npm run bench` runs it beside the service.
+//
+// With FLOOR=1 it is the counterpart of bench/floor-server.ts: the same SQL
+// and checks for the one benchmark user, without the token, the bucket and
+// the headers.
 import { jwtVerify } from "jose"
 import { createSecretKey, randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import pg from "pg"
 import { makeCursorCodec } from "../src/server/CursorCodec.ts"
 
+const floor = process.env.FLOOR === "1"
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 })
 pool.on("error", () => {}) // an idle connection the server closed; the pool replaces it
 const cursors = makeCursorCodec(Buffer.from(process.env.CURSOR_SECRET ?? "bench"))
@@ -59,7 +64,7 @@ const apiHeaders = {
   "content-security-policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 }
 
-const etag = (task: { updated_at: string }) => ({ etag: `"${task.updated_at}"` })
+const etag = (task: { updated_at: string }) => floor ? {} : { etag: `"${task.updated_at}"` }
 
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 const columns = `id, title, description, status, ${iso("created_at")} AS created_at, ${iso("updated_at")} AS updated_at`
@@ -70,7 +75,7 @@ const send = (res: ServerResponse, status: number, body?: unknown, headers: Reco
   const text = body === undefined ? "" : JSON.stringify(body)
   res.writeHead(status, {
     "content-type": status < 400 ? "application/json" : "application/problem+json",
-    ...apiHeaders,
+    ...(floor ? {} : apiHeaders),
     ...headers
   })
   res.end(text)
@@ -129,9 +134,9 @@ const handle = async (req: IncomingMessage, res: ServerResponse) => {
   const [, root, id, extra] = url.pathname.split("/")
   if (url.pathname === "/health") return send(res, 200, { status: "ok" })
   if (root !== "tasks" || extra !== undefined) return problem(res, 404, "not found")
-  const owner = await authenticate(req)
+  const owner = floor ? "bench" : await authenticate(req)
   if (owner === undefined) return problem(res, 401, "token")
-  if (!withinLimit(owner, res)) return problem(res, 429, "limit")
+  if (!floor && !withinLimit(owner, res)) return problem(res, 429, "limit")
   if (id === undefined) {
     if (req.method === "GET") return list(owner, url, res)
     if (req.method !== "POST") return problem(res, 405, "method")

@@ -1,9 +1,12 @@
-// npm run bench [-- --rows 10000 --duration 10 --connections 32 --warmup 3 --only service]
+// npm run bench [-- --rows 10000 --duration 10 --connections 32 --warmup 3 --floor]
 //
 // Seeds a database, starts the built service and the bare baseline
 // (bench/baseline-server.ts) side by side on it, drives each in turn with wrk
 // from a separate process, and prints every figure with its ratio to the
 // baseline measured in the same run, so results compare across noisy machines.
+// --floor adds a second pair: a bare HttpApi over the service's schemas and
+// repository (bench/floor-server.ts) against the baseline doing only the same
+// SQL, which measures what HttpApi itself costs.
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
@@ -28,7 +31,8 @@ const { values: options } = parseArgs({
     rows: { type: "string", default: "10000" },
     duration: { type: "string", default: "10" },
     warmup: { type: "string", default: "3" },
-    connections: { type: "string", default: "32" }
+    connections: { type: "string", default: "32" },
+    floor: { type: "boolean", default: false }
   }
 })
 const rows = Number(options.rows)
@@ -142,7 +146,7 @@ const cpuMs = (pid: number) => {
   return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
-const start = async (name: string, args: ReadonlyArray<string>): Promise<Server> => {
+const start = async (name: string, args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<Server> => {
   const port = await freePort()
   const started = performance.now()
   const child = spawn(process.execPath, args, {
@@ -156,7 +160,8 @@ const start = async (name: string, args: ReadonlyArray<string>): Promise<Server>
       JWT_SECRET: jwtSecret,
       RATE_LIMIT_REQUESTS: rateLimit,
       LOG_FORMAT: "json",
-      MALLOC_ARENA_MAX: "2"
+      MALLOC_ARENA_MAX: "2",
+      ...env
     },
     stdio: ["ignore", "ignore", "inherit"]
   })
@@ -232,23 +237,42 @@ const scenarios: ReadonlyArray<Scenario> = [
   { name: "POST /tasks", path: "/tasks", script: "create.lua" }
 ]
 
-// Both run with the flags `npm start` and the Dockerfile use.
+// All run with the flags `npm start` and the Dockerfile use.
 const nodeFlags = ["--max-semi-space-size=8", "--max-old-space-size=256"]
-const baseline = await start("baseline", [...nodeFlags, "bench/baseline-server.ts"])
-const service = await start("service", [...nodeFlags, "dist/start.js"])
-const servers = [baseline, service]
 
-const results: Array<{ name: string; service: Result; baseline: Result }> = []
+interface Pair {
+  readonly title: string
+  readonly subject: Server
+  readonly baseline: Server
+  readonly results: Array<{ name: string; subject: Result; baseline: Result }>
+}
+
+const pairs: Array<Pair> = [{
+  title: "service / baseline",
+  baseline: await start("baseline", [...nodeFlags, "bench/baseline-server.ts"]),
+  subject: await start("service", [...nodeFlags, "dist/start.js"]),
+  results: []
+}]
+if (options.floor) {
+  pairs.push({
+    title: "HttpApi floor / node:http floor (the same SQL, nothing else)",
+    baseline: await start("node:http floor", [...nodeFlags, "bench/baseline-server.ts"], { FLOOR: "1" }),
+    subject: await start("HttpApi floor", [...nodeFlags, "bench/floor-server.ts"]),
+    results: []
+  })
+}
+const servers = pairs.flatMap((pair) => [pair.baseline, pair.subject])
 process.on("exit", () => servers.forEach((server) => server.child.kill("SIGKILL")))
+
 for (const scenario of scenarios) {
-  const byServer = new Map<string, Result>()
-  for (const server of servers) {
-    wrk(server, scenario, warmup)
-    byServer.set(server.name, wrk(server, scenario, duration))
+  for (const pair of pairs) {
+    const [b, s] = [pair.baseline, pair.subject].map((server) => {
+      wrk(server, scenario, warmup)
+      return wrk(server, scenario, duration)
+    }) as [Result, Result]
+    pair.results.push({ name: scenario.name, subject: s, baseline: b })
+    console.log(`${scenario.name}: ${pair.subject.name} ${s.rps.toFixed(0)} req/s vs ${b.rps.toFixed(0)} (${(s.rps / b.rps).toFixed(2)}x)`)
   }
-  results.push({ name: scenario.name, service: byServer.get("service")!, baseline: byServer.get("baseline")! })
-  const { baseline: b, service: s } = results.at(-1)!
-  console.log(`${scenario.name}: ${s.rps.toFixed(0)} req/s vs ${b.rps.toFixed(0)} (${(s.rps / b.rps).toFixed(2)}x)`)
 }
 
 for (const server of servers) server.child.kill("SIGTERM")
@@ -256,22 +280,28 @@ for (const server of servers) server.child.kill("SIGTERM")
 // ---- the report ---------------------------------------------------------------
 
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`
+const service = pairs[0]!.results
 const fixed = (n: number, digits = 0) => n.toFixed(digits)
 const cpu = cpus()[0]?.model ?? "unknown CPU"
 console.log(`
 ${rows.toLocaleString("en")} rows; wrk -t1 -c${connections}, ${duration} s per run after ${warmup} s of warm-up;
 Node ${process.versions.node}; ${cpus().length} x ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB.
-Ratios are service / baseline (throughput: higher is better; latency, CPU, memory: lower is better).
+Ratios are of the first server to the second, its baseline (throughput: higher is better; latency, CPU,
+memory: lower is better); figures in parentheses are the baseline's.
+${
+  pairs.map(({ results, title }) => `
+${title}:
 
 | scenario | req/s | ratio | p50 ms | p99 ms | p99 ratio | CPU µs/req | CPU ratio | non-2xx |
 |---|---|---|---|---|---|---|---|---|
 ${
-  results.map(({ baseline: b, name, service: s }) =>
-    `| ${name} | ${fixed(s.rps)} (${fixed(b.rps)}) | ${ratio(s.rps, b.rps)} | ${fixed(s.p50, 2)} (${fixed(b.p50, 2)}) | ` +
-    `${fixed(s.p99, 2)} (${fixed(b.p99, 2)}) | ${ratio(s.p99, b.p99)} | ${fixed(s.cpuUsPerRequest)} (${
-      fixed(b.cpuUsPerRequest)
-    }) | ${ratio(s.cpuUsPerRequest, b.cpuUsPerRequest)} | ${s.errors} (${b.errors}) |`
-  ).join("\n")
+    results.map(({ baseline: b, name, subject: s }) =>
+      `| ${name} | ${fixed(s.rps)} (${fixed(b.rps)}) | ${ratio(s.rps, b.rps)} | ${fixed(s.p50, 2)} (${fixed(b.p50, 2)}) | ` +
+      `${fixed(s.p99, 2)} (${fixed(b.p99, 2)}) | ${ratio(s.p99, b.p99)} | ${fixed(s.cpuUsPerRequest)} (${
+        fixed(b.cpuUsPerRequest)
+      }) | ${ratio(s.cpuUsPerRequest, b.cpuUsPerRequest)} | ${s.errors} (${b.errors}) |`
+    ).join("\n")
+  }`).join("\n")
 }
 
 | process | start-up to first 200 | idle RSS | peak RSS |
@@ -282,7 +312,6 @@ ${
   ).join("\n")
 }
 
-Deep page / first page (service): ${ratio(results[2]!.service.cpuUsPerRequest, results[1]!.service.cpuUsPerRequest)} CPU, ${
-  ratio(results[1]!.service.rps, results[2]!.service.rps)
-} time per request.
-(Figures in parentheses are the baseline's.)`)
+Deep page / first page (service): ${ratio(service[2]!.subject.cpuUsPerRequest, service[1]!.subject.cpuUsPerRequest)} CPU, ${
+  ratio(service[1]!.subject.rps, service[2]!.subject.rps)
+} time per request.`)

@@ -4,7 +4,7 @@ import * as HttpApiError from "effect/http-api/HttpApiError"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { Api } from "../api/Api.ts"
 import { CurrentOwner } from "../api/Authorization.ts"
-import { Task, TaskPage } from "../domain/Task.ts"
+import { Task, TaskPage, type TaskStatus } from "../domain/Task.ts"
 import type { ServiceUnavailable } from "../domain/TaskErrors.ts"
 import { entityTagOf, matches, parseVersions } from "../domain/EntityTag.ts"
 import { PageCursor } from "./PageCursor.ts"
@@ -17,6 +17,35 @@ const invalidCursor = new HttpApiError.BadRequestProblem({
   detail: "The cursor was not issued by this service.",
   errors: [{ path: ["query", "cursor"], message: "Expected a next_cursor value from a previous page" }]
 })
+
+export interface ListQuery {
+  readonly limit: number
+  readonly status?: TaskStatus | undefined
+  readonly cursor?: string | undefined
+}
+
+/** A page of the owner's tasks, newest first, and the cursor of the next page. */
+export const listPage = (
+  repo: TaskRepo["Service"],
+  cursors: PageCursor["Service"],
+  owner: string,
+  query: ListQuery
+): Effect.Effect<HttpServerResponse.HttpServerResponse, HttpApiError.BadRequestProblem | ServiceUnavailable> => {
+  const after = query.cursor === undefined ? undefined : cursors.decode(owner, query.cursor)
+  if (query.cursor !== undefined && after === undefined) return Effect.fail(invalidCursor)
+  // One row more than asked tells whether another page exists, so a last
+  // page that is exactly full still ends with a null cursor.
+  return Effect.map(repo.list(owner, { limit: query.limit + 1, status: query.status, after }), (rows) => {
+    const items = rows.slice(0, query.limit)
+    const last = items.at(-1)
+    return plainJson(TaskPage, {
+      items,
+      next_cursor: rows.length > query.limit && last !== undefined
+        ? cursors.encode(owner, { createdAt: last.created_at, id: last.id })
+        : null
+    })
+  })
+}
 
 export const TasksHttp = HttpApiBuilder.group(
   Api,
@@ -34,23 +63,7 @@ export const TasksHttp = HttpApiBuilder.group(
               headers: { location: `/tasks/${task.id}`, etag: entityTagOf(task) }
             }))
         ))
-      .handle("list", ({ query }) =>
-        CurrentOwner.use((owner): Effect.Effect<HttpServerResponse.HttpServerResponse, HttpApiError.BadRequestProblem | ServiceUnavailable> => {
-          const after = query.cursor === undefined ? undefined : cursors.decode(owner, query.cursor)
-          if (query.cursor !== undefined && after === undefined) return Effect.fail(invalidCursor)
-          // One row more than asked tells whether another page exists, so a
-          // last page that is exactly full still ends with a null cursor.
-          return Effect.map(repo.list(owner, { limit: query.limit + 1, status: query.status, after }), (rows) => {
-            const items = rows.slice(0, query.limit)
-            const last = items.at(-1)
-            return plainJson(TaskPage, {
-              items,
-              next_cursor: rows.length > query.limit && last !== undefined
-                ? cursors.encode(owner, { createdAt: last.created_at, id: last.id })
-                : null
-            })
-          })
-        }))
+      .handle("list", ({ query }) => CurrentOwner.use((owner) => listPage(repo, cursors, owner, query)))
       .handle("get", ({ headers, params }) =>
         CurrentOwner.use((owner) => Effect.map(repo.findById(owner, params.id), (task) => {
           const etag = entityTagOf(task)
