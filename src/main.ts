@@ -21,13 +21,14 @@ import { TaskRepo } from "./server/TaskRepo.ts"
 // What every fiber sees, request fibers included. No tracer exports spans,
 // so none are made: creating and dropping them cost 6 to 10% of throughput
 // (measured). Provide a tracer layer here, and set this to true, to trace.
+// The access log writes through the logger on a terminal, so it is built on it.
 const Settings = Layer.unwrap(Effect.map(AppConfig, ({ logFormat, logLevel, requestTimeout }) =>
-  Layer.mergeAll(
+  AccessLog.layer({ logFormat, logLevel }).pipe(Layer.provideMerge(Layer.mergeAll(
     Logger.layer([logFormat === "json" ? Logger.consoleJson : Logger.consolePretty()]),
     Layer.succeed(References.MinimumLogLevel, AppConfig.logLevel(logLevel)),
     Layer.succeed(References.TracerEnabled, false),
     Layer.succeed(RequestTimeout, requestTimeout)
-  )))
+  )))))
 
 // On SIGTERM/SIGINT the server stops accepting, lets in-flight requests
 // finish (up to SHUTDOWN_TIMEOUT), and only then is the pool closed.
@@ -37,14 +38,7 @@ const HttpServerLive = Layer.unwrap(Effect.map(AppConfig, ({ host, port, shutdow
     { host, port, gracefulShutdownTimeout: shutdownTimeout }
   )))
 
-const Server = Layer.unwrap(Effect.gen(function*() {
-  const config = yield* AppConfig
-  return HttpRouter.serve(HttpApp.routes, {
-    disableLogger: true,
-    routerConfig: HttpApp.routerConfig,
-    middleware: yield* AccessLog.make(config)
-  })
-}))
+const Server = HttpRouter.serve(HttpApp.routes, { disableLogger: true, routerConfig: HttpApp.routerConfig })
 
 // Built bottom-up: the database is migrated before the port opens, so no
 // request arrives at a server that cannot answer it yet. Authorization (the

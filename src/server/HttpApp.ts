@@ -7,11 +7,11 @@ import { AppConfig } from "./AppConfig.ts"
 import * as Authorization from "./Authorization.ts"
 import * as Cors from "./Cors.ts"
 import * as DocsPage from "./DocsPage.ts"
+import * as HttpEdge from "./HttpEdge.ts"
 import { JsonBodyGuard } from "./JsonBodyGuard.ts"
 import * as MethodNotAllowed from "./MethodNotAllowed.ts"
 import * as ProblemResponses from "./ProblemResponses.ts"
 import * as RequestTimeout from "./RequestTimeout.ts"
-import * as SecurityHeaders from "./SecurityHeaders.ts"
 import { SystemHttp } from "./SystemHttp.ts"
 import { TasksHttp } from "./TasksHttp.ts"
 
@@ -35,6 +35,6 @@ export const routes = Layer.unwrap(Effect.map(AppConfig, ({ apiDocs, corsOrigins
     apiDocs ? DocsPage.layer(docsPath) : Layer.empty,
     MethodNotAllowed.layer(Api, apiDocs ? [openapiPath, docsPath] : []),
     corsOrigins.length > 0 ? Cors.layer(corsOrigins) : Layer.empty,
-    // Registered first, so it wraps everything, the problem documents included.
-    ProblemResponses.ProblemResponses.pipe(Layer.provide(SecurityHeaders.layer(docsPath)))
+    // The one global middleware: it wraps every route, the 404 of none too.
+    HttpEdge.layer(docsPath)
   )))

@@ -7,7 +7,7 @@ import { PayloadTooLarge, UnsupportedMediaType } from "../domain/TaskErrors.ts"
 const jsonMediaType = /^application\/json\s*(;|$)/i
 
 // Runs before the body is read: a declared length over the limit is refused
-// at once; a chunked body is cut off by `MaxBodySize` (see ProblemResponses).
+// at once; a chunked body is cut off by `MaxBodySize` (see HttpEdge).
 export const JsonBodyGuard = Layer.succeed(JsonBody, (httpEffect) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest

@@ -1,17 +1,12 @@
-import * as ByteSize from "effect/ByteSize"
 import * as Cause from "effect/Cause"
-import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
-import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerError from "effect/http/HttpServerError"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as HttpApiError from "effect/http-api/HttpApiError"
 import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"
 import * as SchemaIssue from "effect/SchemaIssue"
-import type * as Types from "effect/Types"
 import { maxBodyBytes } from "../api/JsonBody.ts"
 import { deadlineOf } from "./RequestTimeout.ts"
 
@@ -60,7 +55,7 @@ export const problem = (
 // Whatever produced an error response without a problem body (the router's
 // empty 404, the body reader's 413, a defect's 500), the client gets one. The
 // original headers, such as `Allow`, are kept.
-const toProblem = (
+export const toProblem = (
   response: HttpServerResponse.HttpServerResponse,
   request: HttpServerRequest.HttpServerRequest
 ): HttpServerResponse.HttpServerResponse => {
@@ -72,36 +67,24 @@ const toProblem = (
   return problem(response.status, detail, headers)
 }
 
-const maxBodySize = ByteSize.bytes(maxBodyBytes)
-
 /**
- * Global router middleware: caps request bodies, turns every failure into a
- * problem document, and logs the cause of every 500 (the body never carries
- * it).
+ * The answer to a request that failed: the problem document of its cause.
+ * A request cut short by its deadline is a 503; a 500 logs its cause (the
+ * body never carries it).
  */
-export const ProblemResponses = HttpRouter.middleware((httpEffect) =>
-  Effect.withFiber((fiber) => {
-    const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
-    return Effect.matchCauseEffect(Effect.provideService(httpEffect, HttpIncomingMessage.MaxBodySize, maxBodySize), {
-      onSuccess: (response) => Effect.succeed(toProblem(response, request)),
-      onFailure: (cause) => {
-        const deadline = deadlineOf(cause)
-        if (deadline !== undefined) {
-          return Effect.succeed(
-            problem(503, `The request took longer than ${Duration.format(deadline)}; try again shortly.`)
-          )
-        }
-        return Effect.flatMap(HttpServerError.causeResponse(cause), ([response]) =>
-          response.status >= 500 && !Cause.hasInterruptsOnly(cause)
-            ? Effect.as(Effect.logError("Request failed", cause), toProblem(response, request))
-            : Effect.succeed(toProblem(response, request)))
-      }
-    })
-    // Every failure is answered here; the cast only restores the router's
-    // marker type for errors that middleware may leave to the next one.
-  }) as Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled, HttpServerRequest.HttpServerRequest>, {
-    global: true
-  })
+export const answerFailure = (
+  cause: Cause.Cause<unknown>,
+  request: HttpServerRequest.HttpServerRequest
+): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
+  const deadline = deadlineOf(cause)
+  if (deadline !== undefined) {
+    return Effect.succeed(problem(503, `The request took longer than ${Duration.format(deadline)}; try again shortly.`))
+  }
+  return Effect.flatMap(HttpServerError.causeResponse(cause), ([response]) =>
+    response.status >= 500 && !Cause.hasInterruptsOnly(cause)
+      ? Effect.as(Effect.logError("Request failed", cause), toProblem(response, request))
+      : Effect.succeed(toProblem(response, request)))
+}
 
 const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
 

@@ -1,8 +1,3 @@
-import * as Effect from "effect/Effect"
-import * as HttpRouter from "effect/http/HttpRouter"
-import * as HttpServerRequest from "effect/http/HttpServerRequest"
-import * as HttpServerResponse from "effect/http/HttpServerResponse"
-
 // The API answers JSON only: nothing it sends may load or run anything.
 const apiPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
@@ -20,11 +15,6 @@ const headers = (policy: string) => ({
 const apiHeaders = headers(apiPolicy)
 const docsHeaders = headers(docsPolicy)
 
-/** Headers every response carries, errors included (the middleware is global). */
-export const layer = (docsPath: string) =>
-  HttpRouter.middleware((httpEffect) =>
-    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-      Effect.map(httpEffect, (response) =>
-        HttpServerResponse.setHeaders(response, request.url === docsPath ? docsHeaders : apiHeaders))), {
-    global: true
-  })
+/** The headers an answer to `url` carries, whatever it is (see HttpEdge). */
+export const securityHeaders = (docsPath: string) => (url: string): Record<string, string> =>
+  url === docsPath ? docsHeaders : apiHeaders
