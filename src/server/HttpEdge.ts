@@ -19,7 +19,8 @@ const maxBodySize = ByteSize.bytes(maxBodyBytes)
  * headers to whatever the answer is, and writes the access log line. One
  * wrapper rather than one per concern, and none at the server: a middleware
  * given to HttpRouter.serve takes every request off the framework's
- * single-frame path (measured together: 7% fewer instructions per GET).
+ * single-frame path. Together: 7% fewer instructions per GET, 5% per PATCH
+ * (callgrind, 1000 requests after 2000 of warm-up).
  */
 export const layer = (docsPath: string) =>
   HttpRouter.middleware(
