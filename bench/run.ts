@@ -1,4 +1,4 @@
-// npm run bench [-- --rows 10000 --duration 10 --connections 32 --warmup 3 --floor]
+// npm run bench [-- --rows 10000 --duration 10 --connections 32 --warmup 3 --floor --against DIR --rounds 1]
 //
 // Seeds a database, starts the built service and the bare baseline
 // (bench/baseline-server.ts) side by side on it, drives each in turn with wrk
@@ -6,7 +6,12 @@
 // baseline measured in the same run, so results compare across noisy machines.
 // --floor adds a second pair: a bare HttpApi over the service's schemas and
 // repository (bench/floor-server.ts) against the baseline doing only the same
-// SQL, which measures what HttpApi itself costs.
+// SQL, which measures what HttpApi itself costs. --against DIR adds the build
+// of another checkout (its own node_modules and dist/, such as a git worktree
+// of an earlier commit after `npm ci && npm run build`) as the baseline of
+// this one. --rounds N measures every pair N times, alternating which server
+// goes first, and reports medians: changes smaller than the noise between
+// two runs show only this way.
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
@@ -32,13 +37,16 @@ const { values: options } = parseArgs({
     duration: { type: "string", default: "10" },
     warmup: { type: "string", default: "3" },
     connections: { type: "string", default: "32" },
-    floor: { type: "boolean", default: false }
+    floor: { type: "boolean", default: false },
+    against: { type: "string" },
+    rounds: { type: "string", default: "1" }
   }
 })
 const rows = Number(options.rows)
 const duration = Number(options.duration)
 const warmup = Number(options.warmup)
 const connections = Number(options.connections)
+const rounds = Number(options.rounds)
 const root = new URL("..", import.meta.url).pathname
 const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ??
   "postgres://postgres@127.0.0.1:5432/postgres"
@@ -146,11 +154,16 @@ const cpuMs = (pid: number) => {
   return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
-const start = async (name: string, args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<Server> => {
+const start = async (
+  name: string,
+  args: ReadonlyArray<string>,
+  env: Record<string, string> = {},
+  cwd = root
+): Promise<Server> => {
   const port = await freePort()
   const started = performance.now()
   const child = spawn(process.execPath, args, {
-    cwd: root,
+    cwd,
     env: {
       PATH: process.env.PATH,
       DATABASE_URL: databaseUrl,
@@ -261,15 +274,36 @@ if (options.floor) {
     results: []
   })
 }
-const servers = pairs.flatMap((pair) => [pair.baseline, pair.subject])
+if (options.against !== undefined) {
+  pairs.push({
+    title: `service / the build in ${options.against}`,
+    baseline: await start("other build", [...nodeFlags, "dist/start.js"], {}, options.against),
+    subject: pairs[0]!.subject,
+    results: []
+  })
+}
+const servers = [...new Set(pairs.flatMap((pair) => [pair.baseline, pair.subject]))]
 process.on("exit", () => servers.forEach((server) => server.child.kill("SIGKILL")))
 
+const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+const medianOf = (results: ReadonlyArray<Result>): Result => ({
+  rps: median(results.map((result) => result.rps)),
+  p50: median(results.map((result) => result.p50)),
+  p99: median(results.map((result) => result.p99)),
+  cpuUsPerRequest: median(results.map((result) => result.cpuUsPerRequest)),
+  errors: results.reduce((sum, result) => sum + result.errors, 0)
+})
+
 for (const scenario of scenarios) {
+  for (const server of servers) wrk(server, scenario, warmup)
+  const measured = new Map<Server, Array<Result>>(servers.map((server) => [server, []]))
+  for (let round = 0; round < rounds; round++) {
+    for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
+      measured.get(server)!.push(wrk(server, scenario, duration))
+    }
+  }
   for (const pair of pairs) {
-    const [b, s] = [pair.baseline, pair.subject].map((server) => {
-      wrk(server, scenario, warmup)
-      return wrk(server, scenario, duration)
-    }) as [Result, Result]
+    const [b, s] = [medianOf(measured.get(pair.baseline)!), medianOf(measured.get(pair.subject)!)]
     pair.results.push({ name: scenario.name, subject: s, baseline: b })
     console.log(`${scenario.name}: ${pair.subject.name} ${s.rps.toFixed(0)} req/s vs ${b.rps.toFixed(0)} (${(s.rps / b.rps).toFixed(2)}x)`)
   }
@@ -284,7 +318,9 @@ const service = pairs[0]!.results
 const fixed = (n: number, digits = 0) => n.toFixed(digits)
 const cpu = cpus()[0]?.model ?? "unknown CPU"
 console.log(`
-${rows.toLocaleString("en")} rows; wrk -t1 -c${connections}, ${duration} s per run after ${warmup} s of warm-up;
+${rows.toLocaleString("en")} rows; wrk -t1 -c${connections}, ${duration} s per run after ${warmup} s of warm-up${
+  rounds > 1 ? `, medians of ${rounds} rounds` : ""
+};
 Node ${process.versions.node}; ${cpus().length} x ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB.
 Ratios are of the first server to the second, its baseline (throughput: higher is better; latency, CPU,
 memory: lower is better); figures in parentheses are the baseline's.
