@@ -1,10 +1,10 @@
 // The floor of the stack, for `npm run bench -- --floor`: the service's own
 // request schemas, repository, database layer and plain-JSON answers behind a
 // bare Effect HttpApi, with nothing else: no authentication, rate limit,
-// deadline, problem documents, ETags, security headers or access log. What it
-// costs over a bare node:http server doing the same SQL (the baseline with
-// FLOOR=1) is what HttpApi itself costs here, the least any service built on
-// it pays. Not shipped.
+// deadline, problem documents, ETags, security headers or access log. Its
+// ratio to a bare node:http + pg server doing the same SQL (the baseline with
+// FLOOR=1) is what the stack itself (HttpApi and @effect/sql-pg) costs or
+// saves here: the most any service built on it can reach. Not shipped.
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"

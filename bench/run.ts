@@ -6,10 +6,11 @@
 // baseline measured in the same run, so results compare across noisy machines.
 // --floor adds a second pair: a bare HttpApi over the service's schemas and
 // repository (bench/floor-server.ts) against the baseline doing only the same
-// SQL, which measures what HttpApi itself costs. --against DIR adds the build
+// SQL, which measures what the stack itself (HttpApi and @effect/sql-pg)
+// costs or saves. --against DIR adds the build
 // of another checkout (its own node_modules and dist/, such as a git worktree
 // of an earlier commit after `npm ci && npm run build`) as the baseline of
-// this one. --rounds N measures every pair N times, alternating which server
+// this one. --rounds N measures every server N times, alternating which
 // goes first, and reports medians: changes smaller than the noise between
 // two runs show only this way.
 import * as PgClient from "@effect/sql-pg/PgClient"
