@@ -8,7 +8,11 @@ import { ServiceUnavailable } from "../domain/TaskErrors.ts"
 /** Whose tasks a request sees: the subject (`sub`) of its bearer token. */
 export class CurrentOwner extends Context.Service<CurrentOwner, string>()("task-api/api/CurrentOwner") {}
 
-const bearerJwt = HttpApiSecurity.bearer.pipe(
+// Scheme names are case-insensitive (RFC 9110 11.1), and the server accepts
+// any case; the document writes it in lowercase, as the OpenAPI 3.1 schema
+// that validators bundle requires of a scheme with a `bearerFormat`
+// (`HttpApiSecurity.bearer` writes "Bearer", which they refuse).
+const bearerJwt = HttpApiSecurity.http({ scheme: "bearer" }).pipe(
   HttpApiSecurity.annotate(OpenApi.Format, "JWT"),
   HttpApiSecurity.annotate(
     OpenApi.Description,

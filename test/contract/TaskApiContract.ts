@@ -648,7 +648,7 @@ export const taskApiContract = (name: string, makeTarget: () => Promise<Target>)
           expect(document.paths[path]![method]).toMatchObject({ security: [{ bearer: [] }] })
         }
         expect(document).toMatchObject({
-          components: { securitySchemes: { bearer: { type: "http", scheme: "Bearer", bearerFormat: "JWT" } } }
+          components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } }
         })
         expect(statuses("/health", "get")).toContain("200")
         expect(statuses("/ready", "get")).toEqual(expect.arrayContaining(["200", "503"]))
