@@ -13,7 +13,7 @@ import * as Authorization from "./server/Authorization.ts"
 import { AppConfig } from "./server/AppConfig.ts"
 import * as Database from "./server/Database.ts"
 import * as HttpApp from "./server/HttpApp.ts"
-import { makeNodeServer } from "./server/NodeServer.ts"
+import { makeNodeServer, maxHeadBytes } from "./server/NodeServer.ts"
 import { PageCursor } from "./server/PageCursor.ts"
 import { RequestTimeout } from "./server/RequestTimeout.ts"
 import { TaskRepo } from "./server/TaskRepo.ts"
@@ -34,7 +34,7 @@ const Settings = Layer.unwrap(Effect.map(AppConfig, ({ logFormat, logLevel, requ
 // finish (up to SHUTDOWN_TIMEOUT), and only then is the pool closed.
 const HttpServerLive = Layer.unwrap(Effect.map(AppConfig, ({ host, port, shutdownTimeout }) =>
   NodeHttpServer.layer(
-    makeNodeServer({ maxHeaderBytes: 16 * 1024, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 }),
+    makeNodeServer({ maxHeaderBytes: maxHeadBytes, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 }),
     { host, port, gracefulShutdownTimeout: shutdownTimeout }
   )))
 

@@ -10,13 +10,17 @@ import * as DocsPage from "./DocsPage.ts"
 import * as HttpEdge from "./HttpEdge.ts"
 import { JsonBodyGuard } from "./JsonBodyGuard.ts"
 import * as MethodNotAllowed from "./MethodNotAllowed.ts"
+import { maxHeadBytes } from "./NodeServer.ts"
 import * as ProblemResponses from "./ProblemResponses.ts"
 import * as RequestTimeout from "./RequestTimeout.ts"
 import { SystemHttp } from "./SystemHttp.ts"
 import { TasksHttp } from "./TasksHttp.ts"
 
-// Paths are case-sensitive (RFC 3986); the router's default is not.
-export const routerConfig: Partial<FindMyWay.RouterConfig> = { caseSensitive: true }
+// Paths are case-sensitive (RFC 3986); the router's default is not. A path
+// parameter may be as long as the request head allows: past the router's
+// default of 100 characters, a malformed id would be a 404 of no route
+// instead of the 400 that names it.
+export const routerConfig: Partial<FindMyWay.RouterConfig> = { caseSensitive: true, maxParamLength: maxHeadBytes }
 
 export const openapiPath = "/openapi.json"
 export const docsPath = "/docs"

@@ -2,6 +2,9 @@ import { createServer, type Server } from "node:http"
 import type { Duplex } from "node:stream"
 import { problemContentType, problemDocument } from "./ProblemResponses.ts"
 
+/** The largest request head (request line and headers) the server reads; 431 beyond. */
+export const maxHeadBytes = 16 * 1024
+
 export interface ConnectionLimits {
   /** Largest request head (request line and headers), in bytes. */
   readonly maxHeaderBytes: number

@@ -157,6 +157,27 @@ export const taskApiContract = (name: string, makeTarget: () => Promise<Target>)
           await expectInvalid(await target.fetch(`/tasks/${id}`), ["params", "id"])
         }
       )
+
+      // The router gives up on long parameters unless told otherwise: the
+      // answer must not depend on the length, up to what the head may hold.
+      it.each([100, 101, 1_000, 15_000])("answers an id of %i characters with a 400 naming params.id, on every method", async (length) => {
+        const path = `/tasks/${"a".repeat(length)}`
+        for (const method of ["GET", "HEAD", "PATCH", "DELETE"]) {
+          const response = await target.fetch(path, { method, headers: jsonHeaders, ...(method === "PATCH" ? { body: "{}" } : {}) })
+          if (method === "HEAD") {
+            expect(response.status).toBe(400)
+            continue
+          }
+          const problem = await expectInvalid(response, ["params", "id"])
+          expect(problem.errors![0]!.path).toEqual(["params", "id"])
+        }
+        for (const method of ["POST", "PUT"]) {
+          const response = await target.fetch(path, { method, headers: jsonHeaders, body: "{}" })
+          await expectProblem(response, 405)
+          expect(response.headers.get("allow")).toBe("GET, HEAD, PATCH, DELETE")
+        }
+        expect(await count()).toBe(0)
+      })
     })
 
     describe("PATCH /tasks/{id}", () => {
