@@ -9,6 +9,7 @@ import * as Migrator from "effect/sql/Migrator"
 import type * as SqlClient from "effect/sql/SqlClient"
 import { fileURLToPath } from "node:url"
 import { AppConfig } from "./AppConfig.ts"
+import { describeFailure } from "./DatabaseFailure.ts"
 import { fromSqlDirectory } from "./SqlMigrations.ts"
 
 export const migrationsDirectory = fileURLToPath(new URL("../../migrations", import.meta.url))
@@ -56,7 +57,7 @@ const pool = (
   // waits (about 10 s) and then fails with a message naming the database.
   const migrated = Layer.effectDiscard(
     runMigrations.pipe(
-      Effect.tapError((error) => Effect.logWarning(`Waiting for ${target}: ${error.message}`)),
+      Effect.tapError((error) => Effect.logWarning(`Waiting for ${target}: ${describeFailure(error)}`)),
       Effect.retry({ schedule: Schedule.spaced("1 second"), times: 9 }),
       Effect.tap((applied) =>
         Effect.logInfo(
@@ -64,7 +65,7 @@ const pool = (
             (applied.length > 0 ? `; applied migrations ${applied.map(([id, name]) => `${id}_${name}`).join(", ")}` : "")
         )
       ),
-      Effect.mapError((error) => new Error(`${target} does not answer: ${error.message}`))
+      Effect.mapError((error) => new Error(`${target} does not answer: ${describeFailure(error)}`))
     )
   ).pipe(Layer.provide([NodeFileSystem.layer, NodePath.layer]))
   return migrated.pipe(Layer.provideMerge(client))

@@ -13,6 +13,14 @@ import { securityHeaders } from "./SecurityHeaders.ts"
 
 const maxBodySize = ByteSize.bytes(maxBodyBytes)
 
+// Every 503 is an outage the service recovers from by itself (the database,
+// a deadline, the token keys): it tells clients when to try again.
+const retryAfterSeconds = "5"
+const withRetryAfter = (response: HttpServerResponse.HttpServerResponse) =>
+  response.status === 503 && response.headers["retry-after"] === undefined
+    ? HttpServerResponse.setHeader(response, "retry-after", retryAfterSeconds)
+    : response
+
 /**
  * The global router middleware every request passes once: it caps request
  * bodies, turns every failure into a problem document, adds the security
@@ -31,7 +39,9 @@ export const layer = (docsPath: string) =>
           const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
           const started = performance.now()
           const answer = (response: HttpServerResponse.HttpServerResponse) => {
-            const answered = HttpServerResponse.setHeaders(toProblem(response, request), headersFor(request.url))
+            const answered = withRetryAfter(
+              HttpServerResponse.setHeaders(toProblem(response, request), headersFor(request.url))
+            )
             if (line !== undefined) {
               const ms = Math.round((performance.now() - started) * 100) / 100
               line(request.method, request.url.split("?")[0]!, answered.status, ms)

@@ -1,4 +1,5 @@
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
@@ -8,6 +9,8 @@ import { createHash, randomUUID } from "node:crypto"
 import type { CreateTask, Task, TaskId, TaskStatus, UpdateTask } from "../domain/Task.ts"
 import { matches, type Versions } from "../domain/EntityTag.ts"
 import { IdempotencyKeyReused, PreconditionFailed, ServiceUnavailable, TaskNotFound } from "../domain/TaskErrors.ts"
+import { unavailability } from "./DatabaseFailure.ts"
+import { makeOutageLog } from "./DatabaseOutage.ts"
 import type { PagePosition } from "./PageCursor.ts"
 
 export interface ListRequest {
@@ -31,6 +34,10 @@ const fingerprintOf = (input: CreateTask) =>
 const changedSince = (id: TaskId) =>
   new PreconditionFailed({ detail: `Task ${id} has changed since the version named in If-Match.` })
 const unavailable = new ServiceUnavailable({ detail: "The database cannot be reached; try again shortly." })
+const readyTimeout = Duration.seconds(2)
+const notReady = new ServiceUnavailable({
+  detail: `The database did not answer within ${Duration.format(readyTimeout)}; try again shortly.`
+})
 
 // Timestamps are rendered by PostgreSQL in the wire format, so rows need no
 // Date round trip in JavaScript. The output names shadow the columns, so
@@ -88,18 +95,19 @@ export class TaskRepo extends Context.Service<TaskRepo, {
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
 
+      const reportOutage = yield* makeOutageLog(sql`SELECT 1`)
+
       // The repository boundary: a database that cannot answer is a 503 the
-      // client may retry; any other SQL failure is a bug. (One that answers
-      // too slowly meets the request's own deadline: see RequestTimeout.)
+      // client may retry, logged as an outage; any other SQL failure is a bug.
+      // (One that answers too slowly meets the request's own deadline: see
+      // RequestTimeout.)
       const boundary = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, Exclude<E, SqlError> | ServiceUnavailable> =>
         effect.pipe(
-          Effect.catch((error): Effect.Effect<never, Exclude<E, SqlError> | ServiceUnavailable> =>
-            !isSqlError(error)
-              ? Effect.fail(error as Exclude<E, SqlError>)
-              : isUnavailable(error)
-              ? Effect.fail(unavailable)
-              : Effect.die(error)
-          )
+          Effect.catch((error): Effect.Effect<never, Exclude<E, SqlError> | ServiceUnavailable> => {
+            if (!isSqlError(error)) return Effect.fail(error as Exclude<E, SqlError>)
+            const outage = unavailability(error)
+            return outage === undefined ? Effect.die(error) : Effect.andThen(reportOutage(outage), Effect.fail(unavailable))
+          })
         )
 
       const one = (rows: ReadonlyArray<Task>, id: TaskId) =>
@@ -223,7 +231,11 @@ export class TaskRepo extends Context.Service<TaskRepo, {
           boundary
         )
 
-      const ready = boundary(Effect.asVoid(sql`SELECT 1`))
+      // A probe must answer quickly either way, however long a connection
+      // attempt may take: a balancer waits for it.
+      const ready = boundary(Effect.asVoid(sql`SELECT 1`)).pipe(
+        Effect.timeoutOrElse({ duration: readyTimeout, orElse: () => Effect.fail(notReady) })
+      )
 
       return TaskRepo.of({ create, list, findById, update, remove, ready })
     })
@@ -316,9 +328,3 @@ export class TaskRepo extends Context.Service<TaskRepo, {
   })
 }
 
-const isUnavailable = (error: SqlError): boolean => {
-  if (error.reason.isRetryable) return true
-  // 57P01..57P05: the server is shutting down, starting up or refusing connections.
-  const code = (error.reason.cause as { code?: unknown } | undefined)?.code
-  return typeof code === "string" && code.startsWith("57P")
-}

@@ -69,6 +69,40 @@ const createPostgresDatabase = async () => {
   return withClient(url.href, () => run(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).then(() => {}))
 }
 
+/**
+ * A PostgreSQL database owned by a login role of its own (not a superuser,
+ * so connection limits apply to it), for tests that close the database or
+ * the role to connections. The service connects as that role, with a
+ * password in its URL that the server never asks for (trust) and that must
+ * never appear in what the service says; `query` runs as the administrator.
+ */
+export const createOwnedPostgresDatabase = async () => {
+  const name = `task_api_test_${randomBytes(6).toString("hex")}`
+  await run(adminUrl, `CREATE ROLE ${name} LOGIN`)
+  await run(adminUrl, `CREATE DATABASE ${name} OWNER ${name}`)
+  const adminOnDatabase = new URL(adminUrl)
+  adminOnDatabase.pathname = `/${name}`
+  const serviceUrl = new URL(adminOnDatabase)
+  serviceUrl.username = name
+  serviceUrl.password = `pw-${randomBytes(8).toString("hex")}`
+  const database = withClient(adminOnDatabase.href, async () => {
+    await run(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await run(adminUrl, `DROP ROLE IF EXISTS ${name}`)
+  })
+  return {
+    ...database,
+    serviceEnv: { DATABASE_URL: serviceUrl.href },
+    role: name,
+    name,
+    password: serviceUrl.password,
+    /** Runs one statement as the administrator, on another database: this one may be closed. */
+    admin: (statement: string) => run(adminUrl, statement).then(() => {}),
+    /** Ends every session the service has open, so its pool must connect again. */
+    terminateServiceSessions: () =>
+      run(adminUrl, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '${name}'`)
+  }
+}
+
 /** An in-memory PGlite of its own, behind a socket, as the service runs it. */
 const createEmbeddedDatabase = async () => {
   const db = await PGlite.create()
