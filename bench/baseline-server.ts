@@ -12,7 +12,7 @@ import { jwtVerify } from "jose"
 import { createSecretKey, randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import pg from "pg"
-import { makeCursorCodec } from "../src/server/CursorCodec.ts"
+import { makeCursorCodec } from "../src/server/tasks/CursorCodec.ts"
 
 const floor = process.env.FLOOR === "1"
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 })
@@ -57,7 +57,7 @@ const withinLimit = (owner: string, res: ServerResponse) => {
   return bucket.tokens >= 0
 }
 
-// As src/server/SecurityHeaders.ts sends them (not imported: it would load Effect).
+// As src/server/http/SecurityHeaders.ts sends them (not imported: it would load Effect).
 const apiHeaders = {
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",

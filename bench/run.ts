@@ -29,8 +29,8 @@ import { cpus, tmpdir, totalmem } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { AppConfig } from "../src/server/AppConfig.ts"
-import * as Database from "../src/server/Database.ts"
-import { makeCursorCodec } from "../src/server/CursorCodec.ts"
+import * as Database from "../src/server/database/Database.ts"
+import { makeCursorCodec } from "../src/server/tasks/CursorCodec.ts"
 
 const { values: options } = parseArgs({
   options: {

@@ -1,7 +1,7 @@
 import fc from "fast-check"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { maxBodyBytes } from "../../src/api/JsonBody.ts"
-import { maxHeadBytes } from "../../src/server/NodeServer.ts"
+import { maxHeadBytes } from "../../src/server/http/NodeServer.ts"
 import { createTask } from "../support/Http.ts"
 import { serverTarget, type ServerTarget } from "../support/Targets.ts"
 

@@ -1,0 +1,102 @@
+// The database: a pool over PostgreSQL or the embedded PGlite, its migrations, and what its failures mean.
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as Migrator from "effect/sql/Migrator"
+import type * as SqlClient from "effect/sql/SqlClient"
+import { fileURLToPath } from "node:url"
+import { AppConfig } from "../AppConfig.ts"
+import { describeFailure } from "./DatabaseFailure.ts"
+import { fromSqlDirectory } from "./SqlMigrations.ts"
+
+export const migrationsDirectory = fileURLToPath(new URL("../../../migrations", import.meta.url))
+
+// PGlite is one backend. Its socket server interleaves the protocol messages
+// of different connections, so two connections' statements can clobber each
+// other's unnamed portal (seen: concurrent transactions failing with
+// 'portal "" does not exist'). One connection, on which the driver pipelines
+// concurrent statements, keeps each statement's messages together.
+const embeddedPoolSize = 1
+
+const runMigrations = Migrator.make({})({ loader: fromSqlDirectory(migrationsDirectory) })
+
+/** Where the service's data lives, without credentials, for the logs. */
+const describe = (url: string) => {
+  const { hostname, pathname, port } = new URL(url)
+  return `PostgreSQL at ${hostname}:${port || "5432"}${pathname}`
+}
+
+/**
+ * A pool over `url`, migrated before anything uses it. Statements of
+ * concurrent requests are pipelined on shared connections (`multiplex`): the
+ * repository runs single statements only, and the driver still reserves a
+ * connection for transactions (the migrator's). Measured: 1.3x the
+ * throughput of GET by id, 1.5x of a list page.
+ */
+const pool = (
+  url: Redacted.Redacted,
+  target: string,
+  options: { readonly connectTimeout: AppConfig["Service"]["databaseTimeout"]; readonly connections: number }
+) => {
+  const client = PgClient.layer({
+    url,
+    maxConnections: options.connections,
+    connectTimeout: options.connectTimeout,
+    applicationName: "task-api",
+    multiplex: true,
+    // The pool opens another connection only when one carries this many
+    // statements; at the default (32) every write of 32 clients queued on one
+    // backend behind each other's commits. At 8: POST 1.5x, PATCH 1.15x,
+    // reads within 5% (measured).
+    multiplexConcurrency: 8
+  })
+  // Migrating also proves the database answers; while it does not, start-up
+  // waits (about 10 s) and then fails with a message naming the database.
+  const migrated = Layer.effectDiscard(
+    runMigrations.pipe(
+      Effect.tapError((error) => Effect.logWarning(`Waiting for ${target}: ${describeFailure(error)}`)),
+      Effect.retry({ schedule: Schedule.spaced("1 second"), times: 9 }),
+      Effect.tap((applied) =>
+        Effect.logInfo(
+          `Using ${target}` +
+            (applied.length > 0 ? `; applied migrations ${applied.map(([id, name]) => `${id}_${name}`).join(", ")}` : "")
+        )
+      ),
+      Effect.mapError((error) => new Error(`${target} does not answer: ${describeFailure(error)}`))
+    )
+  ).pipe(Layer.provide([NodeFileSystem.layer, NodePath.layer]))
+  return migrated.pipe(Layer.provideMerge(client))
+}
+
+// Loaded only when used: a service on a real PostgreSQL never loads PGlite.
+const embedded = (dataDir: string) =>
+  Effect.promise(() => import("./EmbeddedPostgres.ts")).pipe(
+    Effect.flatMap((EmbeddedPostgres) => EmbeddedPostgres.serve(dataDir, { maxConnections: embeddedPoolSize })),
+    Effect.mapError((error) => new Error(error.message))
+  )
+
+/**
+ * The SqlClient the service runs on: PostgreSQL at `DATABASE_URL`, or, when
+ * it is unset, an embedded PostgreSQL (PGlite) kept in `DATA_DIR`, reached
+ * over a local socket by the same client, so one code path serves both.
+ */
+export const layer: Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, Error, AppConfig> = Layer.unwrap(
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    if (config.databaseUrl !== undefined) {
+      return pool(config.databaseUrl, describe(Redacted.value(config.databaseUrl)), {
+        connectTimeout: config.databaseTimeout,
+        connections: config.databasePoolSize
+      })
+    }
+    const { directory, url } = yield* embedded(config.dataDir)
+    return pool(Redacted.make(url), `the embedded PostgreSQL (PGlite) in ${directory}`, {
+      connectTimeout: config.databaseTimeout,
+      connections: embeddedPoolSize
+    })
+  })
+)

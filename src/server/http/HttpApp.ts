@@ -1,0 +1,45 @@
+// The HTTP edge: the routes, and the middleware every request passes on its way to them and back.
+import * as Effect from "effect/Effect"
+import type * as FindMyWay from "effect/http/FindMyWay"
+import * as Layer from "effect/Layer"
+import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
+import { Api } from "../../api/Api.ts"
+import { AppConfig } from "../AppConfig.ts"
+import * as Authorization from "../access/Authorization.ts"
+import * as Cors from "./Cors.ts"
+import * as DocsPage from "./DocsPage.ts"
+import * as HttpEdge from "./HttpEdge.ts"
+import { JsonBodyGuard } from "./JsonBodyGuard.ts"
+import * as MethodNotAllowed from "./MethodNotAllowed.ts"
+import { maxHeadBytes } from "./NodeServer.ts"
+import * as ProblemResponses from "./ProblemResponses.ts"
+import * as RequestTimeout from "./RequestTimeout.ts"
+import { SystemHttp } from "./SystemHttp.ts"
+import { TasksHttp } from "../tasks/TasksHttp.ts"
+
+// Paths are case-sensitive (RFC 3986); the router's default is not. A path
+// parameter may be as long as the request head allows: past the router's
+// default of 100 characters, a malformed id would be a 404 of no route
+// instead of the 400 that names it.
+export const routerConfig: Partial<FindMyWay.RouterConfig> = { caseSensitive: true, maxParamLength: maxHeadBytes }
+
+export const openapiPath = "/openapi.json"
+export const docsPath = "/docs"
+
+/**
+ * Every route of the service and the middleware around them, as AppConfig
+ * sets them up. It needs a TaskRepo and a PageCursor: main provides the
+ * PostgreSQL ones, tests the in-memory ones.
+ */
+export const routes = Layer.unwrap(Effect.map(AppConfig, ({ apiDocs, corsOrigins }) =>
+  Layer.mergeAll(
+    HttpApiBuilder.layer(Api, apiDocs ? { openapiPath } : {}).pipe(
+      Layer.provide([TasksHttp, SystemHttp]),
+      Layer.provide([JsonBodyGuard, ProblemResponses.ValidationProblems, RequestTimeout.layer, Authorization.layer])
+    ),
+    apiDocs ? DocsPage.layer(docsPath) : Layer.empty,
+    MethodNotAllowed.layer(Api, apiDocs ? [openapiPath, docsPath] : []),
+    corsOrigins.length > 0 ? Cors.layer(corsOrigins) : Layer.empty,
+    // The one global middleware: it wraps every route, the 404 of none too.
+    HttpEdge.layer(docsPath)
+  )))

@@ -1,0 +1,186 @@
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import * as SqlClient from "effect/sql/SqlClient"
+import { isSqlError, type SqlError } from "effect/sql/SqlError"
+import { randomUUID } from "node:crypto"
+import type { CreateTask, Task, TaskId, UpdateTask } from "../../domain/Task.ts"
+import type { Versions } from "../../domain/EntityTag.ts"
+import { ServiceUnavailable } from "../../domain/TaskErrors.ts"
+import { unavailability } from "../database/DatabaseFailure.ts"
+import { makeOutageLog } from "../database/DatabaseOutage.ts"
+import { changedSince, fingerprintOf, keyReused, notFound } from "./TaskAnswers.ts"
+import type { ListRequest, TaskRepo } from "./TaskRepo.ts"
+
+const unavailable = new ServiceUnavailable({ detail: "The database cannot be reached; try again shortly." })
+const readyTimeout = Duration.seconds(2)
+const notReady = new ServiceUnavailable({
+  detail: `The database did not answer within ${Duration.format(readyTimeout)}; try again shortly.`
+})
+
+// Timestamps are rendered by PostgreSQL in the wire format, so rows need no
+// Date round trip in JavaScript. The output names shadow the columns, so
+// ORDER BY must qualify them (`tasks.created_at`) to sort by the indexed
+// timestamp rather than the formatted string.
+const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+const taskColumns = `id, title, description, status, ${iso("created_at")} AS created_at, ${iso("updated_at")} AS updated_at`
+
+// jsonb stores an object's keys in an order of its own; a replayed task is
+// answered with its fields in the order of the first answer, byte for byte.
+const inTaskOrder = ({ created_at, description, id, status, title, updated_at }: Task): Task => ({
+  id,
+  title,
+  description,
+  status,
+  created_at,
+  updated_at
+})
+
+/** TaskRepo on the SqlClient: PostgreSQL, or the embedded PGlite. */
+export const makeSqlTaskRepo = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+
+  const reportOutage = yield* makeOutageLog(sql`SELECT 1`)
+
+  // The repository boundary: a database that cannot answer is a 503 the
+  // client may retry, logged as an outage; any other SQL failure is a bug.
+  // (One that answers too slowly meets the request's own deadline: see
+  // RequestTimeout.)
+  const boundary = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, Exclude<E, SqlError> | ServiceUnavailable> =>
+    effect.pipe(
+      Effect.catch((error): Effect.Effect<never, Exclude<E, SqlError> | ServiceUnavailable> => {
+        if (!isSqlError(error)) return Effect.fail(error as Exclude<E, SqlError>)
+        const outage = unavailability(error)
+        return outage === undefined ? Effect.die(error) : Effect.andThen(reportOutage(outage), Effect.fail(unavailable))
+      })
+    )
+
+  const one = (rows: ReadonlyArray<Task>, id: TaskId) =>
+    rows.length === 0 ? Effect.fail(notFound(id)) : Effect.succeed(rows[0]!)
+
+  // The version check is part of the write's own WHERE, so a concurrent
+  // change between a client's read and its write is always seen.
+  // (`sql.or` of nothing is "1=1": an If-Match naming no version must match none.)
+  const atVersion = (ifVersion: Versions | undefined) =>
+    ifVersion === undefined || ifVersion === "any"
+      ? sql.literal("TRUE")
+      : ifVersion.length === 0
+      ? sql.literal("FALSE")
+      : sql.or(ifVersion.map((version) => sql`updated_at = ${version}::timestamptz`))
+
+  // Nothing written: the task is gone, or (under If-Match) at another version.
+  const explainMiss = (owner: string, id: TaskId, ifVersion: Versions | undefined) =>
+    ifVersion === undefined
+      ? Effect.fail(notFound(id))
+      : Effect.flatMap(
+        sql`SELECT 1 FROM tasks WHERE id = ${id} AND owner = ${owner}`,
+        (rows) => Effect.fail(rows.length === 0 ? notFound(id) : changedSince(id))
+      )
+
+  const insert = (owner: string, input: CreateTask) =>
+    Effect.map(
+      sql<Task>`
+        INSERT INTO tasks (id, owner, title, description, status)
+        VALUES (${randomUUID()}, ${owner}, ${input.title}, ${input.description ?? null}, ${input.status ?? "pending"})
+        RETURNING ${sql.literal(taskColumns)}`,
+      (rows) => rows[0]!
+    )
+
+  // One transaction claims the key and creates the task. A concurrent
+  // request with the same key waits on the key's row, then finds it taken
+  // and answers with the task the first one stored. An expired key is
+  // claimed again as if new.
+  const createOnce = (owner: string, input: CreateTask, key: string) =>
+    Effect.gen(function*() {
+      const fingerprint = fingerprintOf(input)
+      const claimed = yield* sql`
+        INSERT INTO idempotency_keys (owner, key, fingerprint) VALUES (${owner}, ${key}, ${fingerprint})
+        ON CONFLICT (owner, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, task = NULL, created_at = now()
+          WHERE idempotency_keys.created_at < now() - interval '24 hours'
+        RETURNING key`
+      if (claimed.length === 0) {
+        const [first] = yield* sql<{ fingerprint: string; task: Task }>`
+          SELECT fingerprint, task FROM idempotency_keys WHERE owner = ${owner} AND key = ${key}`
+        if (first === undefined) return yield* Effect.fail(unavailable)
+        return first.fingerprint === fingerprint ? inTaskOrder(first.task) : yield* Effect.fail(keyReused)
+      }
+      const task = yield* insert(owner, input)
+      yield* sql`UPDATE idempotency_keys SET task = ${JSON.stringify(task)}::jsonb WHERE owner = ${owner} AND key = ${key}`
+      return task
+    })
+
+  const create = (owner: string, input: CreateTask, idempotencyKey?: string) =>
+    boundary(
+      idempotencyKey === undefined
+        ? insert(owner, input)
+        : sql.withTransaction(createOnce(owner, input, idempotencyKey))
+    )
+
+  // Expired keys only take room; they are purged hourly.
+  yield* sql`DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'`.pipe(
+    Effect.ignore,
+    Effect.repeat(Schedule.spaced("1 hour")),
+    Effect.forkScoped
+  )
+
+  const list = (owner: string, { after, limit, status }: ListRequest) =>
+    boundary(sql<Task>`
+      SELECT ${sql.literal(taskColumns)} FROM tasks
+      WHERE ${
+      sql.and([
+        sql`owner = ${owner}`,
+        ...(status === undefined ? [] : [sql`status = ${status}`]),
+        ...(after === undefined ? [] : [sql`(created_at, id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`])
+      ])
+    }
+      ORDER BY tasks.created_at DESC, tasks.id DESC
+      LIMIT ${limit}`)
+
+  const findById = (owner: string, id: TaskId) =>
+    sql<Task>`SELECT ${sql.literal(taskColumns)} FROM tasks WHERE id = ${id} AND owner = ${owner}`.pipe(
+      Effect.flatMap((rows) => one(rows, id)),
+      boundary
+    )
+
+  // One statement: fields left out keep their value, and `updated_at`
+  // moves only when a value really changes.
+  const update = (owner: string, id: TaskId, changes: UpdateTask, ifVersion?: Versions) => {
+    const title = changes.title ?? null
+    const setDescription = changes.description !== undefined
+    const description = changes.description ?? null
+    const status = changes.status ?? null
+    return sql<Task>`
+      UPDATE tasks SET
+        title = COALESCE(${title}::text, title),
+        description = CASE WHEN ${setDescription} THEN ${description}::text ELSE description END,
+        status = COALESCE(${status}::text, status),
+        updated_at = CASE
+          WHEN (COALESCE(${title}::text, title),
+                CASE WHEN ${setDescription} THEN ${description}::text ELSE description END,
+                COALESCE(${status}::text, status))
+               IS DISTINCT FROM (title, description, status)
+          THEN GREATEST(clock_timestamp(), updated_at + interval '1 millisecond')
+          ELSE updated_at
+        END
+      WHERE id = ${id} AND owner = ${owner} AND ${atVersion(ifVersion)}
+      RETURNING ${sql.literal(taskColumns)}`.pipe(
+        Effect.flatMap((rows) => rows.length === 0 ? explainMiss(owner, id, ifVersion) : Effect.succeed(rows[0]!)),
+        boundary
+      )
+  }
+
+  const remove = (owner: string, id: TaskId, ifVersion?: Versions) =>
+    sql<{ id: string }>`
+      DELETE FROM tasks WHERE id = ${id} AND owner = ${owner} AND ${atVersion(ifVersion)} RETURNING id`.pipe(
+      Effect.flatMap((rows) => rows.length === 0 ? explainMiss(owner, id, ifVersion) : Effect.void),
+      boundary
+    )
+
+  // A probe must answer quickly either way, however long a connection
+  // attempt may take: a balancer waits for it.
+  const ready = boundary(Effect.asVoid(sql`SELECT 1`)).pipe(
+    Effect.timeoutOrElse({ duration: readyTimeout, orElse: () => Effect.fail(notReady) })
+  )
+
+  return { create, list, findById, update, remove, ready } satisfies TaskRepo["Service"]
+})
