@@ -4,7 +4,6 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
 import * as References from "effect/References"
 import * as Runtime from "effect/Runtime"
 import * as HttpRouter from "effect/http/HttpRouter"
@@ -13,22 +12,34 @@ import * as Authorization from "./server/access/Authorization.ts"
 import { AppConfig } from "./server/AppConfig.ts"
 import * as Database from "./server/database/Database.ts"
 import * as HttpApp from "./server/http/HttpApp.ts"
+import * as MetricsEndpoint from "./server/http/MetricsEndpoint.ts"
 import { makeNodeServer, maxHeadBytes } from "./server/http/NodeServer.ts"
 import { PageCursor } from "./server/tasks/PageCursor.ts"
 import { RequestTimeout } from "./server/http/RequestTimeout.ts"
+import * as Telemetry from "./server/observability/Telemetry.ts"
 import { TaskRepo } from "./server/tasks/TaskRepo.ts"
 
-// What every fiber sees, request fibers included. No tracer exports spans,
-// so none are made: creating and dropping them cost 6 to 10% of throughput
-// (measured). Provide a tracer layer here, and set this to true, to trace.
-// The access log writes through the logger on a terminal, so it is built on it.
-const Settings = Layer.unwrap(Effect.map(AppConfig, ({ logFormat, logLevel, requestTimeout }) =>
-  AccessLog.layer({ logFormat, logLevel }).pipe(Layer.provideMerge(Layer.mergeAll(
-    Logger.layer([logFormat === "json" ? Logger.consoleJson : Logger.consolePretty()]),
-    Layer.succeed(References.MinimumLogLevel, AppConfig.logLevel(logLevel)),
-    Layer.succeed(References.TracerEnabled, false),
-    Layer.succeed(RequestTimeout, requestTimeout)
-  )))))
+// What every fiber sees, request fibers included: the loggers, telemetry
+// (with no OTEL_* variable set, no span is made: creating and dropping them
+// cost 6 to 10% of throughput, measured), the log level and the deadline.
+// The access log writes through the logger on a terminal, and over OTLP
+// when log records are exported, so it is built on them.
+const Settings = Layer.unwrap(Effect.map(
+  AppConfig,
+  ({ logFormat, logLevel, metrics, requestTimeout, telemetry }) =>
+    AccessLog.layer({ logFormat, logLevel }).pipe(Layer.provideMerge(Layer.mergeAll(
+      Telemetry.layer({ settings: telemetry, metricsServed: metrics, logFormat }),
+      Layer.succeed(References.MinimumLogLevel, AppConfig.logLevel(logLevel)),
+      Layer.succeed(RequestTimeout, requestTimeout)
+    )))
+))
+
+// METRICS_PORT: /metrics on a port of its own, instead of the main one.
+const MetricsPort = Layer.unwrap(Effect.map(AppConfig, ({ host, metrics, metricsPort, telemetry }) =>
+  Layer.mergeAll(
+    metrics && metricsPort !== undefined ? MetricsEndpoint.serveOnPort(host, metricsPort) : Layer.empty,
+    Layer.effectDiscard(Telemetry.warnAboutSettings(telemetry))
+  )))
 
 // On SIGTERM/SIGINT the server stops accepting, lets in-flight requests
 // finish (up to SHUTDOWN_TIMEOUT), and only then is the pool closed.
@@ -45,7 +56,7 @@ const Server = HttpRouter.serve(HttpApp.routes, { disableLogger: true, routerCon
 // same layer the routes use, so built once) comes before the database: a
 // missing JWT key or an unreachable Redis is told at once, not after waiting
 // for a database that may not answer either.
-const Main = Server.pipe(
+const Main = Layer.merge(Server, MetricsPort).pipe(
   Layer.provide(HttpServerLive),
   Layer.provide([TaskRepo.layer, PageCursor.layer]),
   Layer.provide(Database.layer),

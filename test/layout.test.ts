@@ -8,7 +8,7 @@ const server = fileURLToPath(new URL("../src/server", import.meta.url))
 // The rooms of src/server in the order a request meets them. A room may
 // import the rooms after it, never one before it; configuration (the files
 // beside the rooms) is for all of them. main.ts alone composes them all.
-const rooms = ["http", "access", "tasks", "database"]
+const rooms = ["http", "access", "tasks", "database", "observability"]
 
 const sourceFiles = (directory: string): Array<string> =>
   readdirSync(directory, { withFileTypes: true }).flatMap((entry) =>

@@ -8,6 +8,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { telemetryConfig } from "./observability/TelemetryConfig.ts"
 
 const optional = <A>(config: Config.Config<A>) => config.pipe(Config.option, Config.map(Option.getOrUndefined))
 
@@ -49,7 +50,12 @@ const appConfig = Config.all({
     Config.map((origins) => origins.map((origin) => origin.trim()).filter((origin) => origin.length > 0)),
     Config.withDefault([])
   ),
-  apiDocs: Config.Boolean("API_DOCS").pipe(Config.withDefault(true))
+  apiDocs: Config.Boolean("API_DOCS").pipe(Config.withDefault(true)),
+  // GET /metrics (Prometheus): on the main port, or on METRICS_PORT alone, or (false) nowhere.
+  metrics: Config.Boolean("METRICS").pipe(Config.withDefault(true)),
+  metricsPort: optional(Config.schema(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 })), "METRICS_PORT")),
+  // The OpenTelemetry SDK's own variables (OTEL_*): see observability/TelemetryConfig.ts.
+  telemetry: telemetryConfig
 }).pipe(Config.map((settings) => ({
   ...settings,
   authMode: settings.authMode ?? (settings.databaseUrl === undefined ? "none" as const : "jwt" as const)

@@ -1,18 +1,7 @@
 import * as net from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { sendRaw } from "../support/Http.ts"
 import { serverTarget, type ServerTarget } from "../support/Targets.ts"
-
-/** Sends raw bytes and resolves with everything the server answers before it closes. */
-const raw = (url: string, bytes: string) =>
-  new Promise<string>((resolve) => {
-    const { hostname, port } = new URL(url)
-    const socket = net.connect(Number(port), hostname, () => socket.write(bytes))
-    let answer = ""
-    socket.setEncoding("utf8")
-    socket.on("data", (chunk: string) => (answer += chunk))
-    socket.on("close", () => resolve(answer))
-    socket.on("error", () => resolve(answer))
-  })
 
 const problemOf = (answer: string) => JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)) as { status: number }
 
@@ -24,14 +13,14 @@ describe("what a client may send", () => {
   afterAll(() => target.close())
 
   it("answers headers over 16 KiB with a 431 problem", async () => {
-    const answer = await raw(target.server.url, `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`)
+    const answer = await sendRaw(target.server.url, `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`)
     expect(answer).toMatch(/^HTTP\/1\.1 431 /)
     expect(answer).toContain("application/problem+json")
     expect(problemOf(answer).status).toBe(431)
   })
 
   it("answers what is not HTTP with a 400 problem", async () => {
-    const answer = await raw(target.server.url, "HELLO THERE\r\n\r\n")
+    const answer = await sendRaw(target.server.url, "HELLO THERE\r\n\r\n")
     expect(answer).toMatch(/^HTTP\/1\.1 400 /)
     expect(problemOf(answer).status).toBe(400)
   })

@@ -1,3 +1,4 @@
+import * as net from "node:net"
 import { expect } from "vitest"
 import type { Target } from "./Targets.ts"
 
@@ -65,3 +66,15 @@ export const expectInvalid = async (response: Response, ...paths: ReadonlyArray<
   for (const error of problem.errors ?? []) expect(error.message.length).toBeGreaterThan(0)
   return problem
 }
+
+/** Sends raw bytes to the server at `url` and resolves with everything it answers before it closes. */
+export const sendRaw = (url: string, bytes: string) =>
+  new Promise<string>((resolve) => {
+    const { hostname, port } = new URL(url)
+    const socket = net.connect(Number(port), hostname, () => socket.write(bytes))
+    let answer = ""
+    socket.setEncoding("utf8")
+    socket.on("data", (chunk: string) => (answer += chunk))
+    socket.on("close", () => resolve(answer))
+    socket.on("error", () => resolve(answer))
+  })

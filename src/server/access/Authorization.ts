@@ -11,7 +11,8 @@ import { type TooManyRequests, Unauthorized } from "../../domain/AccessErrors.ts
 import type { ServiceUnavailable } from "../../domain/TaskErrors.ts"
 import { AppConfig } from "../AppConfig.ts"
 import { type Quota, RateLimit } from "./RateLimit.ts"
-import { TokenVerifier } from "./TokenVerifier.ts"
+import { countRateLimited, countUnauthorized } from "../observability/Metrics.ts"
+import { refusal, TokenVerifier } from "./TokenVerifier.ts"
 
 /** Whose tasks every request sees when AUTH_MODE=none. */
 export const developmentOwner = "local"
@@ -45,11 +46,13 @@ const clientAddress = Effect.map(
 const makeAdmit = (rateLimit: RateLimit["Service"]) =>
 <A extends HttpServerResponse.HttpServerResponse, E, R>(key: string, httpEffect: Effect.Effect<A, E, R>) =>
   Effect.matchEffect(rateLimit.consume(key), {
-    onFailure: ({ error, quota, retryAfterSeconds }) =>
-      Effect.andThen(
+    onFailure: ({ error, quota, retryAfterSeconds }) => {
+      countRateLimited()
+      return Effect.andThen(
         withHeaders({ ...quotaHeaders(quota), "retry-after": String(retryAfterSeconds) }),
         Effect.fail(error)
-      ),
+      )
+    },
     onSuccess: (quota) => {
       if (quota === undefined) return httpEffect
       const headers = quotaHeaders(quota)
@@ -60,15 +63,20 @@ const makeAdmit = (rateLimit: RateLimit["Service"]) =>
     }
   })
 
+// Why a token was refused, as a bounded label for the 401 counter.
+const reasons = new Map<string, string>(Object.entries(refusal).map(([reason, detail]) => [detail, reason]))
+
 // RFC 6750 3: a request without credentials learns only the scheme; one with
 // a bad token also learns why.
-const challenge = (error: Unauthorized, tokenSent: boolean) =>
-  Effect.andThen(
+const challenge = (error: Unauthorized, tokenSent: boolean) => {
+  countUnauthorized(reasons.get(error.detail ?? "") ?? "other")
+  return Effect.andThen(
     withHeaders({
       "www-authenticate": tokenSent ? `${realm}, error="invalid_token", error_description="${error.detail}"` : realm
     }),
     Effect.fail(error)
   )
+}
 
 /** Bearer JWTs: the token's subject owns the request, and is its rate-limit key. */
 const layerJwt = Layer.effect(

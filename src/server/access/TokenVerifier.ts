@@ -9,6 +9,8 @@ import { readFileSync } from "node:fs"
 import { Unauthorized } from "../../domain/AccessErrors.ts"
 import { ServiceUnavailable } from "../../domain/TaskErrors.ts"
 import { AppConfig } from "../AppConfig.ts"
+import { countUnavailable } from "../observability/Metrics.ts"
+import { RequestTelemetry } from "../observability/Telemetry.ts"
 
 /** Why a token was refused, as the client is told it (RFC 6750 `error_description`). */
 export const refusal = {
@@ -50,6 +52,7 @@ const toRefusal = (error: unknown): Unauthorized | ServiceUnavailable => {
   }
   // A JWKS endpoint that does not answer is the service's problem, not the token's.
   if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || !(error instanceof errors.JOSEError)) {
+    countUnavailable("keys")
     return keysUnavailable
   }
   return unauthorized(refusal.malformed)
@@ -141,23 +144,23 @@ export class TokenVerifier extends Context.Service<TokenVerifier, {
       const verifyJwt = (token: string) =>
         typeof key === "function" ? jwtVerify(token, key, options) : jwtVerify(token, key, options)
       const verified = makeVerifiedCache(4096, options.clockTolerance)
+      const { tracing } = yield* RequestTelemetry
 
-      return TokenVerifier.of({
-        verify: (token) => {
-          if (token.length === 0) return Effect.fail(unauthorized(refusal.missing))
-          const cached = verified.get(token)
-          if (cached !== undefined) return Effect.succeed(cached)
-          return Effect.tryPromise({ try: () => verifyJwt(token), catch: toRefusal }).pipe(
-            Effect.flatMap(({ payload: { exp, nbf, sub } }) => {
-              if (typeof sub !== "string" || sub.length === 0 || sub.length > 255) {
-                return Effect.fail(unauthorized(refusal.subject))
-              }
-              verified.set(token, sub, exp!, nbf ?? 0)
-              return Effect.succeed(sub)
-            })
-          )
-        }
-      })
+      const verify = (token: string): Effect.Effect<string, Unauthorized | ServiceUnavailable> => {
+        if (token.length === 0) return Effect.fail(unauthorized(refusal.missing))
+        const cached = verified.get(token)
+        if (cached !== undefined) return Effect.succeed(cached)
+        return Effect.tryPromise({ try: () => verifyJwt(token), catch: toRefusal }).pipe(
+          Effect.flatMap(({ payload: { exp, nbf, sub } }) => {
+            if (typeof sub !== "string" || sub.length === 0 || sub.length > 255) {
+              return Effect.fail(unauthorized(refusal.subject))
+            }
+            verified.set(token, sub, exp!, nbf ?? 0)
+            return Effect.succeed(sub)
+          })
+        )
+      }
+      return TokenVerifier.of({ verify: tracing ? (token) => Effect.withSpan(verify(token), "TokenVerifier.verify") : verify })
     })
   )
 }

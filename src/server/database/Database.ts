@@ -42,8 +42,14 @@ const pool = (
   target: string,
   options: { readonly connectTimeout: AppConfig["Service"]["databaseTimeout"]; readonly connections: number }
 ) => {
+  const { hostname, pathname, port } = new URL(Redacted.value(url))
   const client = PgClient.layer({
     url,
+    // Given again apart from the URL for the statements' spans, which name
+    // the database and server from these (`db.namespace`, `server.address`).
+    ...(hostname === "" ? {} : { host: hostname.replace(/^\[|\]$/g, "") }),
+    ...(port === "" ? {} : { port: Number(port) }),
+    ...(pathname.length > 1 ? { database: decodeURIComponent(pathname.slice(1)) } : {}),
     maxConnections: options.connections,
     connectTimeout: options.connectTimeout,
     applicationName: "task-api",

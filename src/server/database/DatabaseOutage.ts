@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import { setReady } from "../observability/Metrics.ts"
 import type { Unavailability } from "./DatabaseFailure.ts"
 
 /** At most one line per kind of failure this often, however many requests fail. */
@@ -30,6 +31,7 @@ export const makeOutageLog = (probe: Effect.Effect<unknown, unknown>): Effect.Ef
       startedAt = undefined
       failures = 0
       kinds.clear()
+      setReady("database", true)
       // At the outage's own level, so a log kept to warnings shows both its ends.
       return Effect.logWarning(line)
     })
@@ -44,7 +46,10 @@ export const makeOutageLog = (probe: Effect.Effect<unknown, unknown>): Effect.Ef
         const now = Date.now()
         failures++
         const first = startedAt === undefined
-        if (first) startedAt = now
+        if (first) {
+          startedAt = now
+          setReady("database", false)
+        }
         const kind = kinds.get(unavailability.kind)
         let log: Effect.Effect<void> = Effect.void
         if (kind === undefined || now - kind.loggedAt >= repeatEveryMs) {

@@ -11,6 +11,8 @@ import * as DocsPage from "./DocsPage.ts"
 import * as HttpEdge from "./HttpEdge.ts"
 import { JsonBodyGuard } from "./JsonBodyGuard.ts"
 import * as MethodNotAllowed from "./MethodNotAllowed.ts"
+import * as MetricsEndpoint from "./MetricsEndpoint.ts"
+import { metricsPath } from "./MetricsEndpoint.ts"
 import { maxHeadBytes } from "./NodeServer.ts"
 import * as ProblemResponses from "./ProblemResponses.ts"
 import * as RequestTimeout from "./RequestTimeout.ts"
@@ -23,23 +25,26 @@ import { TasksHttp } from "../tasks/TasksHttp.ts"
 // instead of the 400 that names it.
 export const routerConfig: Partial<FindMyWay.RouterConfig> = { caseSensitive: true, maxParamLength: maxHeadBytes }
 
-export const openapiPath = "/openapi.json"
-export const docsPath = "/docs"
+export const openapiPath = "/openapi.json" as const
+export const docsPath = "/docs" as const
 
 /**
  * Every route of the service and the middleware around them, as AppConfig
  * sets them up. It needs a TaskRepo and a PageCursor: main provides the
  * PostgreSQL ones, tests the in-memory ones.
  */
-export const routes = Layer.unwrap(Effect.map(AppConfig, ({ apiDocs, corsOrigins }) =>
-  Layer.mergeAll(
+export const routes = Layer.unwrap(Effect.map(AppConfig, ({ apiDocs, corsOrigins, metrics, metricsPort }) => {
+  const metricsHere = metrics && metricsPort === undefined
+  return Layer.mergeAll(
     HttpApiBuilder.layer(Api, apiDocs ? { openapiPath } : {}).pipe(
       Layer.provide([TasksHttp, SystemHttp]),
       Layer.provide([JsonBodyGuard, ProblemResponses.ValidationProblems, RequestTimeout.layer, Authorization.layer])
     ),
     apiDocs ? DocsPage.layer(docsPath) : Layer.empty,
-    MethodNotAllowed.layer(Api, apiDocs ? [openapiPath, docsPath] : []),
+    metricsHere ? MetricsEndpoint.route : Layer.empty,
+    MethodNotAllowed.layer(Api, [...(apiDocs ? [openapiPath, docsPath] : []), ...(metricsHere ? [metricsPath] : [])]),
     corsOrigins.length > 0 ? Cors.layer(corsOrigins) : Layer.empty,
     // The one global middleware: it wraps every route, the 404 of none too.
     HttpEdge.layer(docsPath)
-  )))
+  )
+}))

@@ -7,8 +7,13 @@ import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import type * as Types from "effect/Types"
 import { maxBodyBytes } from "../../api/JsonBody.ts"
+import { correlationOf } from "../observability/Logging.ts"
+import { methodLabel, recordRequest, requestEnded, requestStarted, unmatchedRoute } from "../observability/Metrics.ts"
+import { assignRequestId, instanceOf, requestIdHeader } from "../observability/RequestIds.ts"
+import { adoptTraceState, describeServerSpan, routeTemplate } from "../observability/ServerSpans.ts"
+import { RequestTelemetry } from "../observability/Telemetry.ts"
 import { AccessLog } from "./AccessLog.ts"
-import { answerFailure, toProblem } from "./ProblemResponses.ts"
+import { answerFailure, toProblem, withInstance } from "./ProblemResponses.ts"
 import { securityHeaders } from "./SecurityHeaders.ts"
 
 const maxBodySize = ByteSize.bytes(maxBodyBytes)
@@ -22,36 +27,61 @@ const withRetryAfter = (response: HttpServerResponse.HttpServerResponse) =>
     : response
 
 /**
- * The global router middleware every request passes once: it caps request
- * bodies, turns every failure into a problem document, adds the security
- * headers to whatever the answer is, and writes the access log line. One
- * wrapper rather than one per concern, and none at the server: a middleware
- * given to HttpRouter.serve takes every request off the framework's
- * single-frame path. Together: 7% fewer instructions per GET, 5% per PATCH
- * (callgrind, 1000 requests after 2000 of warm-up).
+ * The global router middleware every request passes once: it names the
+ * request (X-Request-Id), caps request bodies, turns every failure into a
+ * problem document, adds the security headers to whatever the answer is,
+ * records the request's metrics and server span, and writes the access log
+ * line. One wrapper rather than one per concern, and none at the server: a
+ * middleware given to HttpRouter.serve takes every request off the
+ * framework's single-frame path. Together: 7% fewer instructions per GET, 5%
+ * per PATCH (callgrind, 1000 requests after 2000 of warm-up). Metrics and
+ * tracing are decided once, here, so a service without them pays nothing.
  */
 export const layer = (docsPath: string) =>
   HttpRouter.middleware(
-    Effect.map(AccessLog, (line) => {
+    Effect.gen(function*() {
+      const line = yield* AccessLog
+      const { metrics, tracing } = yield* RequestTelemetry
       const headersFor = securityHeaders(docsPath)
       return (httpEffect) =>
         Effect.withFiber((fiber) => {
           const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
           const started = performance.now()
+          const requestId = assignRequestId(request)
+          if (metrics) requestStarted()
+          if (tracing) adoptTraceState(fiber, request)
           const answer = (response: HttpServerResponse.HttpServerResponse) => {
-            const answered = withRetryAfter(
+            // The router's match is still in the fiber's context until the request ends.
+            const path = Context.getOrUndefined(fiber.context, HttpRouter.RouteContext)?.route.path
+            const route = path === undefined ? undefined : routeTemplate(path)
+            let answered = withRetryAfter(
               HttpServerResponse.setHeaders(toProblem(response, request), headersFor(request.url))
             )
+            answered = HttpServerResponse.setHeader(answered, requestIdHeader, requestId)
+            if (answered.status >= 500) answered = withInstance(answered, instanceOf(requestId))
+            const elapsed = performance.now() - started
+            if (metrics) {
+              requestEnded()
+              recordRequest(methodLabel(request.method), route ?? unmatchedRoute, answered.status, elapsed / 1000)
+            }
+            if (tracing) describeServerSpan(fiber, request, answered, route)
             if (line !== undefined) {
-              const ms = Math.round((performance.now() - started) * 100) / 100
-              line(request.method, request.url.split("?")[0]!, answered.status, ms)
+              const ms = Math.round(elapsed * 100) / 100
+              line(request.method, request.url.split("?")[0]!, answered.status, ms, correlationOf(fiber))
             }
             return answered
           }
-          return Effect.matchCauseEffect(Effect.provideService(httpEffect, HttpIncomingMessage.MaxBodySize, maxBodySize), {
-            onSuccess: (response) => Effect.succeed(answer(response)),
-            onFailure: (cause) => Effect.map(answerFailure(cause, request), answer)
-          })
+          // The body limit is provided around the answer too: leaving
+          // provideService restores the context from before the router, and
+          // `answer` reads the router's match from it.
+          return Effect.provideService(
+            Effect.matchCauseEffect(httpEffect, {
+              onSuccess: (response) => Effect.succeed(answer(response)),
+              onFailure: (cause) => Effect.map(answerFailure(cause, request), answer)
+            }),
+            HttpIncomingMessage.MaxBodySize,
+            maxBodySize
+          )
           // Every failure is answered here; the cast only restores the router's
           // marker type for errors that middleware may leave to the next one.
         }) as Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled, HttpServerRequest.HttpServerRequest>

@@ -1,4 +1,5 @@
 import { createServer, type Server } from "node:http"
+import { randomUUID } from "node:crypto"
 import type { Duplex } from "node:stream"
 import { problemContentType, problemDocument } from "./ProblemResponses.ts"
 
@@ -35,10 +36,11 @@ export const makeNodeServer = (limits: ConnectionLimits) => (): Server => {
     const [status, detail] = parserErrors[error.code ?? ""] ?? [400, "The request is not valid HTTP."]
     const document = problemDocument(status, detail)
     const body = JSON.stringify(document)
+    // A request the parser refused has no id of its own to keep: it gets a new one.
     socket.end(
       `HTTP/1.1 ${status} ${document.title}\r\n` +
         `Content-Type: ${problemContentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `Connection: close\r\n\r\n${body}`
+        `X-Request-Id: ${randomUUID()}\r\nConnection: close\r\n\r\n${body}`
     )
   })
   return server

@@ -8,6 +8,7 @@ import * as HttpApiError from "effect/http-api/HttpApiError"
 import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"
 import * as SchemaIssue from "effect/SchemaIssue"
 import { maxBodyBytes } from "../../api/JsonBody.ts"
+import { countUnavailable } from "../observability/Metrics.ts"
 import { deadlineOf } from "./RequestTimeout.ts"
 
 export const problemContentType = "application/problem+json"
@@ -68,6 +69,25 @@ export const toProblem = (
 }
 
 /**
+ * A 5xx problem document with its occurrence named (RFC 9457 `instance`),
+ * so a user who reports the error hands operators the key to its log lines
+ * and trace. Only 5xx answers pay for rewriting the body.
+ */
+export const withInstance = (
+  response: HttpServerResponse.HttpServerResponse,
+  instance: string
+): HttpServerResponse.HttpServerResponse => {
+  const { body } = response
+  if (body._tag !== "Uint8Array" || !body.contentType.startsWith(problemContentType)) return response
+  const document = JSON.parse(body.text ?? new TextDecoder().decode(body.body)) as Record<string, unknown>
+  const { "content-type": _, "content-length": __, ...headers } = response.headers
+  return HttpServerResponse.jsonUnsafe(
+    { ...document, instance },
+    { status: response.status, contentType: problemContentType, headers }
+  )
+}
+
+/**
  * The answer to a request that failed: the problem document of its cause.
  * A request cut short by its deadline is a 503; a 500 logs its cause (the
  * body never carries it).
@@ -78,6 +98,7 @@ export const answerFailure = (
 ): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
   const deadline = deadlineOf(cause)
   if (deadline !== undefined) {
+    countUnavailable("deadline")
     return Effect.succeed(problem(503, `The request took longer than ${Duration.format(deadline)}; try again shortly.`))
   }
   return Effect.flatMap(HttpServerError.causeResponse(cause), ([response]) =>

@@ -9,8 +9,24 @@ import type { Versions } from "../../domain/EntityTag.ts"
 import { ServiceUnavailable } from "../../domain/TaskErrors.ts"
 import { unavailability } from "../database/DatabaseFailure.ts"
 import { makeOutageLog } from "../database/DatabaseOutage.ts"
+import {
+  countReplay,
+  countTaskCreated,
+  countTaskDeleted,
+  countTaskUpdated,
+  countUnavailable,
+  recordDatabaseOperation
+} from "../observability/Metrics.ts"
+import { RequestTelemetry } from "../observability/Telemetry.ts"
 import { changedSince, fingerprintOf, keyReused, notFound } from "./TaskAnswers.ts"
 import type { ListRequest, TaskRepo } from "./TaskRepo.ts"
+
+/** Runs `effect` and records how long it took as one database operation. */
+const timed = <A, E>(operation: string, effect: Effect.Effect<A, E>) =>
+  Effect.suspend(() => {
+    const started = performance.now()
+    return Effect.onExit(effect, () => Effect.sync(() => recordDatabaseOperation(operation, (performance.now() - started) / 1000)))
+  })
 
 const unavailable = new ServiceUnavailable({ detail: "The database cannot be reached; try again shortly." })
 const readyTimeout = Duration.seconds(2)
@@ -42,18 +58,28 @@ export const makeSqlTaskRepo = Effect.gen(function*() {
 
   const reportOutage = yield* makeOutageLog(sql`SELECT 1`)
 
+  const { metrics, tracing } = yield* RequestTelemetry
+
   // The repository boundary: a database that cannot answer is a 503 the
   // client may retry, logged as an outage; any other SQL failure is a bug.
   // (One that answers too slowly meets the request's own deadline: see
-  // RequestTimeout.)
-  const boundary = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, Exclude<E, SqlError> | ServiceUnavailable> =>
-    effect.pipe(
+  // RequestTimeout.) Each operation is timed, by the SQL operation it
+  // performs, and traced as `TaskRepo.<name>`, when metrics and tracing are
+  // on; they cost nothing when off.
+  const boundary = (name: keyof TaskRepo["Service"], sqlOperation: string) =>
+  <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, Exclude<E, SqlError> | ServiceUnavailable> => {
+    let bounded = effect.pipe(
       Effect.catch((error): Effect.Effect<never, Exclude<E, SqlError> | ServiceUnavailable> => {
         if (!isSqlError(error)) return Effect.fail(error as Exclude<E, SqlError>)
         const outage = unavailability(error)
-        return outage === undefined ? Effect.die(error) : Effect.andThen(reportOutage(outage), Effect.fail(unavailable))
+        if (outage === undefined) return Effect.die(error)
+        countUnavailable("database")
+        return Effect.andThen(reportOutage(outage), Effect.fail(unavailable))
       })
     )
+    if (metrics) bounded = timed(sqlOperation, bounded)
+    return tracing ? Effect.withSpan(bounded, `TaskRepo.${name}`) : bounded
+  }
 
   const one = (rows: ReadonlyArray<Task>, id: TaskId) =>
     rows.length === 0 ? Effect.fail(notFound(id)) : Effect.succeed(rows[0]!)
@@ -102,18 +128,27 @@ export const makeSqlTaskRepo = Effect.gen(function*() {
         const [first] = yield* sql<{ fingerprint: string; task: Task }>`
           SELECT fingerprint, task FROM idempotency_keys WHERE owner = ${owner} AND key = ${key}`
         if (first === undefined) return yield* Effect.fail(unavailable)
-        return first.fingerprint === fingerprint ? inTaskOrder(first.task) : yield* Effect.fail(keyReused)
+        if (first.fingerprint !== fingerprint) return yield* Effect.fail(keyReused)
+        return { task: inTaskOrder(first.task), replayed: true }
       }
       const task = yield* insert(owner, input)
       yield* sql`UPDATE idempotency_keys SET task = ${JSON.stringify(task)}::jsonb WHERE owner = ${owner} AND key = ${key}`
-      return task
+      return { task, replayed: false }
     })
 
   const create = (owner: string, input: CreateTask, idempotencyKey?: string) =>
-    boundary(
-      idempotencyKey === undefined
-        ? insert(owner, input)
-        : sql.withTransaction(createOnce(owner, input, idempotencyKey))
+    Effect.map(
+      boundary("create", "INSERT")(
+        idempotencyKey === undefined
+          ? Effect.map(insert(owner, input), (task) => ({ task, replayed: false }))
+          : sql.withTransaction(createOnce(owner, input, idempotencyKey))
+      ),
+      ({ replayed, task }) => {
+        // Counted once committed, so a rolled-back create counts nothing.
+        if (replayed) countReplay()
+        else countTaskCreated()
+        return task
+      }
     )
 
   // Expired keys only take room; they are purged hourly.
@@ -124,7 +159,7 @@ export const makeSqlTaskRepo = Effect.gen(function*() {
   )
 
   const list = (owner: string, { after, limit, status }: ListRequest) =>
-    boundary(sql<Task>`
+    boundary("list", "SELECT")(sql<Task>`
       SELECT ${sql.literal(taskColumns)} FROM tasks
       WHERE ${
       sql.and([
@@ -139,7 +174,7 @@ export const makeSqlTaskRepo = Effect.gen(function*() {
   const findById = (owner: string, id: TaskId) =>
     sql<Task>`SELECT ${sql.literal(taskColumns)} FROM tasks WHERE id = ${id} AND owner = ${owner}`.pipe(
       Effect.flatMap((rows) => one(rows, id)),
-      boundary
+      boundary("findById", "SELECT")
     )
 
   // One statement: fields left out keep their value, and `updated_at`
@@ -165,7 +200,8 @@ export const makeSqlTaskRepo = Effect.gen(function*() {
       WHERE id = ${id} AND owner = ${owner} AND ${atVersion(ifVersion)}
       RETURNING ${sql.literal(taskColumns)}`.pipe(
         Effect.flatMap((rows) => rows.length === 0 ? explainMiss(owner, id, ifVersion) : Effect.succeed(rows[0]!)),
-        boundary
+        boundary("update", "UPDATE"),
+        Effect.map((task) => (countTaskUpdated(), task))
       )
   }
 
@@ -173,12 +209,13 @@ export const makeSqlTaskRepo = Effect.gen(function*() {
     sql<{ id: string }>`
       DELETE FROM tasks WHERE id = ${id} AND owner = ${owner} AND ${atVersion(ifVersion)} RETURNING id`.pipe(
       Effect.flatMap((rows) => rows.length === 0 ? explainMiss(owner, id, ifVersion) : Effect.void),
-      boundary
+      boundary("remove", "DELETE"),
+      Effect.map(countTaskDeleted)
     )
 
   // A probe must answer quickly either way, however long a connection
   // attempt may take: a balancer waits for it.
-  const ready = boundary(Effect.asVoid(sql`SELECT 1`)).pipe(
+  const ready = boundary("ready", "SELECT")(Effect.asVoid(sql`SELECT 1`)).pipe(
     Effect.timeoutOrElse({ duration: readyTimeout, orElse: () => Effect.fail(notReady) })
   )
 
