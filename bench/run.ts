@@ -1,4 +1,5 @@
-// npm run bench [-- --rows 10000 --duration 10 --connections 32 --warmup 3 --floor --against DIR --rounds 1]
+// npm run bench [-- --rows 10000 --duration 10 --connections 32 --warmup 3 --floor --telemetry --against DIR
+//                  --rounds 1 --only "GET /tasks/{id}"]
 //
 // Seeds a database, starts the built service and the bare baseline
 // (bench/baseline-server.ts) side by side on it, drives each in turn with wrk
@@ -12,7 +13,10 @@
 // of an earlier commit after `npm ci && npm run build`) as the baseline of
 // this one. --rounds N measures every server N times, alternating which
 // goes first, and reports medians: changes smaller than the noise between
-// two runs show only this way.
+// two runs show only this way. --telemetry measures what telemetry costs:
+// metrics on (the default) against METRICS=false, and tracing at 10% and at
+// 100% (to an OTLP sink that answers at once) against metrics alone.
+// --only runs the scenarios whose names contain the text given.
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
@@ -39,8 +43,10 @@ const { values: options } = parseArgs({
     warmup: { type: "string", default: "3" },
     connections: { type: "string", default: "32" },
     floor: { type: "boolean", default: false },
+    telemetry: { type: "boolean", default: false },
     against: { type: "string" },
-    rounds: { type: "string", default: "1" }
+    rounds: { type: "string", default: "1" },
+    only: { type: "string" }
   }
 })
 const rows = Number(options.rows)
@@ -243,13 +249,14 @@ interface Scenario {
 }
 
 // Both servers sign cursors with the same secret, so one deep cursor serves both.
-const scenarios: ReadonlyArray<Scenario> = [
+const allScenarios: ReadonlyArray<Scenario> = [
   { name: "GET /tasks/{id}", path: "", script: "by-id.lua" },
   { name: "GET /tasks?limit=50", path: "/tasks?limit=50" },
   { name: "GET /tasks?limit=50 (90% deep)", path: `/tasks?limit=50&cursor=${encodeURIComponent(deepCursor)}` },
   { name: "PATCH /tasks/{id}", path: "", script: "patch.lua" },
   { name: "POST /tasks", path: "/tasks", script: "create.lua" }
 ]
+const scenarios = allScenarios.filter((scenario) => options.only === undefined || scenario.name.includes(options.only))
 
 // All run with the flags `npm start` and the Dockerfile use.
 const nodeFlags = ["--max-semi-space-size=8", "--max-old-space-size=256"]
@@ -275,7 +282,48 @@ if (options.floor) {
     results: []
   })
 }
-if (options.against !== undefined) {
+if (options.telemetry) {
+  // An OTLP collector that takes everything at once, in a process of its own
+  // (wrk runs synchronously in this one).
+  const sinkPort = await freePort()
+  const sink = spawn(process.execPath, [
+    "-e",
+    `require("node:http").createServer((q, s) => { q.resume(); q.on("end", () => s.end()) }).listen(${sinkPort}, "127.0.0.1")`
+  ], { stdio: "ignore" })
+  // Killed with the servers, and never what keeps this process waiting.
+  sink.unref()
+  process.on("exit", () => sink.kill("SIGKILL"))
+  const traced = (ratio: string) => ({
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`,
+    OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+    OTEL_TRACES_SAMPLER_ARG: ratio
+  })
+  const metricsOn = pairs[0]!.subject
+  const metricsOff = await start("service, METRICS=false", [...nodeFlags, "dist/start.js"], { METRICS: "false" })
+  pairs.push(
+    { title: "metrics on (the default) / METRICS=false", subject: metricsOn, baseline: metricsOff, results: [] },
+    {
+      title: "tracing, 10% sampled / metrics alone",
+      subject: await start("service, tracing 10%", [...nodeFlags, "dist/start.js"], traced("0.1")),
+      baseline: metricsOn,
+      results: []
+    },
+    {
+      title: "tracing, 100% sampled / metrics alone",
+      subject: await start("service, tracing 100%", [...nodeFlags, "dist/start.js"], traced("1")),
+      baseline: metricsOn,
+      results: []
+    }
+  )
+  if (options.against !== undefined) {
+    pairs.push({
+      title: `METRICS=false / the build in ${options.against}`,
+      subject: metricsOff,
+      baseline: await start("other build", [...nodeFlags, "dist/start.js"], {}, options.against),
+      results: []
+    })
+  }
+} else if (options.against !== undefined) {
   pairs.push({
     title: `service / the build in ${options.against}`,
     baseline: await start("other build", [...nodeFlags, "dist/start.js"], {}, options.against),
@@ -349,6 +397,10 @@ ${
   ).join("\n")
 }
 
-Deep page / first page (service): ${ratio(service[2]!.subject.cpuUsPerRequest, service[1]!.subject.cpuUsPerRequest)} CPU, ${
-  ratio(service[1]!.subject.rps, service[2]!.subject.rps)
-} time per request.`)
+${
+  service.length === allScenarios.length
+    ? `Deep page / first page (service): ${
+      ratio(service[2]!.subject.cpuUsPerRequest, service[1]!.subject.cpuUsPerRequest)
+    } CPU, ${ratio(service[1]!.subject.rps, service[2]!.subject.rps)} time per request.`
+    : ""
+}`)

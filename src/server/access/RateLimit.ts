@@ -8,6 +8,7 @@ import * as Schedule from "effect/Schedule"
 import { TooManyRequests } from "../../domain/AccessErrors.ts"
 import { AppConfig } from "../AppConfig.ts"
 import { RequestTelemetry } from "../observability/Telemetry.ts"
+import { childSpan } from "../observability/Tracing.ts"
 
 /** What is left of a caller's allowance, for the `RateLimit-*` headers. */
 export interface Quota {
@@ -116,7 +117,8 @@ export class RateLimit extends Context.Service<RateLimit, {
       // The store's round trip, as the database conventions trace a Redis call.
       const inClientSpan = <A, E>(effect: Effect.Effect<A, E>) =>
         tracing
-          ? Effect.withSpan(effect, "EVALSHA", {
+          ? childSpan(effect, {
+            name: "EVALSHA",
             kind: "client",
             attributes: { "db.system.name": "redis", "db.operation.name": "EVALSHA" }
           })
@@ -156,7 +158,7 @@ export class RateLimit extends Context.Service<RateLimit, {
 const traced = <E, R>(make: Effect.Effect<RateLimit["Service"], E, R>) =>
   Effect.zipWith(make, RequestTelemetry, (rateLimit, { tracing }) =>
     tracing
-      ? RateLimit.of({ consume: (key) => Effect.withSpan(rateLimit.consume(key), "RateLimit.consume") })
+      ? RateLimit.of({ consume: (key) => childSpan(rateLimit.consume(key), "RateLimit.consume") })
       : rateLimit)
 
 // The Redis client is loaded only when REDIS_URL asks for it (start-up time).

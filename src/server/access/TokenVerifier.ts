@@ -11,6 +11,7 @@ import { ServiceUnavailable } from "../../domain/TaskErrors.ts"
 import { AppConfig } from "../AppConfig.ts"
 import { countUnavailable } from "../observability/Metrics.ts"
 import { RequestTelemetry } from "../observability/Telemetry.ts"
+import { childSpan } from "../observability/Tracing.ts"
 
 /** Why a token was refused, as the client is told it (RFC 6750 `error_description`). */
 export const refusal = {
@@ -160,7 +161,7 @@ export class TokenVerifier extends Context.Service<TokenVerifier, {
           })
         )
       }
-      return TokenVerifier.of({ verify: tracing ? (token) => Effect.withSpan(verify(token), "TokenVerifier.verify") : verify })
+      return TokenVerifier.of({ verify: tracing ? (token) => childSpan(verify(token), "TokenVerifier.verify") : verify })
     })
   )
 }

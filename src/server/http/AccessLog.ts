@@ -2,11 +2,12 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { AppConfig } from "../AppConfig.ts"
-import { type Correlation, otlpLogRecord } from "../observability/Logging.ts"
+import { otlpLogRecord } from "../observability/Logging.ts"
+import type { Correlation } from "../observability/RequestIds.ts"
 import { LogExport } from "../observability/Telemetry.ts"
 
 /** Logs one answered request: method, path, status and latency, and which request (and trace) it was. */
-export type Line = (method: string, path: string, status: number, ms: number, correlation: Correlation) => void
+export type Line = (method: string, path: string, status: number, ms: number, correlation: Partial<Correlation>) => void
 
 const flushEveryMs = 10
 

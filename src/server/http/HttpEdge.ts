@@ -1,4 +1,5 @@
 import * as ByteSize from "effect/ByteSize"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
@@ -7,11 +8,11 @@ import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import type * as Types from "effect/Types"
 import { maxBodyBytes } from "../../api/JsonBody.ts"
-import { correlationOf } from "../observability/Logging.ts"
 import { methodLabel, recordRequest, requestEnded, requestStarted, unmatchedRoute } from "../observability/Metrics.ts"
-import { assignRequestId, instanceOf, requestIdHeader } from "../observability/RequestIds.ts"
-import { adoptTraceState, describeServerSpan, routeTemplate } from "../observability/ServerSpans.ts"
+import { instanceOf, rememberCorrelation, requestIdFor, requestIdHeader } from "../observability/RequestIds.ts"
+import { endServerSpan, routeTemplate, withinServerSpan } from "../observability/ServerSpans.ts"
 import { RequestTelemetry } from "../observability/Telemetry.ts"
+import { randomHex } from "../observability/Tracing.ts"
 import { AccessLog } from "./AccessLog.ts"
 import { answerFailure, toProblem, withInstance } from "./ProblemResponses.ts"
 import { securityHeaders } from "./SecurityHeaders.ts"
@@ -41,15 +42,20 @@ export const layer = (docsPath: string) =>
   HttpRouter.middleware(
     Effect.gen(function*() {
       const line = yield* AccessLog
-      const { metrics, tracing } = yield* RequestTelemetry
+      const { beginRequest, metrics } = yield* RequestTelemetry
       const headersFor = securityHeaders(docsPath)
       return (httpEffect) =>
         Effect.withFiber((fiber) => {
           const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
           const started = performance.now()
-          const requestId = assignRequestId(request)
+          const requestId = requestIdFor(request)
+          const clock = fiber.getRef(Clock.Clock)
+          const trace = beginRequest?.(request.method, request.headers, clock)
+          const correlation = trace === undefined
+            ? { request_id: requestId }
+            : { request_id: requestId, trace_id: trace.traceId, span_id: trace.span?.spanId ?? randomHex(8) }
+          rememberCorrelation(request, correlation)
           if (metrics) requestStarted()
-          if (tracing) adoptTraceState(fiber, request)
           const answer = (response: HttpServerResponse.HttpServerResponse) => {
             // The router's match is still in the fiber's context until the request ends.
             const path = Context.getOrUndefined(fiber.context, HttpRouter.RouteContext)?.route.path
@@ -64,21 +70,22 @@ export const layer = (docsPath: string) =>
               requestEnded()
               recordRequest(methodLabel(request.method), route ?? unmatchedRoute, answered.status, elapsed / 1000)
             }
-            if (tracing) describeServerSpan(fiber, request, answered, route)
+            if (trace?.span !== undefined) endServerSpan(trace.span, request, answered, route, clock)
             if (line !== undefined) {
               const ms = Math.round(elapsed * 100) / 100
-              line(request.method, request.url.split("?")[0]!, answered.status, ms, correlationOf(fiber))
+              line(request.method, request.url.split("?")[0]!, answered.status, ms, correlation)
             }
             return answered
           }
-          // The body limit is provided around the answer too: leaving
-          // provideService restores the context from before the router, and
-          // `answer` reads the router's match from it.
+          const answered = Effect.matchCauseEffect(httpEffect, {
+            onSuccess: (response) => Effect.succeed(answer(response)),
+            onFailure: (cause) => Effect.map(answerFailure(cause, request), answer)
+          })
+          // What is provided wraps the answer too: leaving provideService
+          // restores the context from before the router, and `answer` reads
+          // the router's match from it.
           return Effect.provideService(
-            Effect.matchCauseEffect(httpEffect, {
-              onSuccess: (response) => Effect.succeed(answer(response)),
-              onFailure: (cause) => Effect.map(answerFailure(cause, request), answer)
-            }),
+            trace?.span === undefined ? answered : withinServerSpan(answered, trace.span),
             HttpIncomingMessage.MaxBodySize,
             maxBodySize
           )

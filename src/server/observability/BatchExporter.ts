@@ -1,12 +1,10 @@
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as HttpBody from "effect/http/HttpBody"
-import * as HttpClient from "effect/http/HttpClient"
-import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as Latch from "effect/Latch"
 import type * as Scope from "effect/Scope"
 import { telemetryDropped } from "./Metrics.ts"
+import { makeOtlpPost, type OtlpBody } from "./OtlpPost.ts"
 import type { SignalExport, TelemetrySettings } from "./TelemetryConfig.ts"
 
 /** At most one warning about dropped telemetry this often, per signal. */
@@ -31,12 +29,11 @@ export const makeBatchExporter = <A>(options: {
   readonly label: "spans" | "log records"
   readonly target: SignalExport
   readonly batch: TelemetrySettings["batch"]
-  readonly encode: (items: ReadonlyArray<A>) => HttpBody.HttpBody
-}): Effect.Effect<BatchExporter<A>, never, HttpClient.HttpClient | Scope.Scope> =>
+  readonly encode: (items: ReadonlyArray<A>) => OtlpBody
+}): Effect.Effect<BatchExporter<A>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { exportTimeoutMs, maxExportBatchSize, maxQueueSize, scheduleDelayMs } = options.batch
-    const client = (yield* HttpClient.HttpClient).pipe(HttpClient.filterStatusOk)
-    const request = HttpClientRequest.post(options.target.url, { headers: options.target.headers })
+    const post = makeOtlpPost(options.target, exportTimeoutMs)
     const dropped = telemetryDropped(options.label)
     const batchFull = yield* Latch.make(false)
     let queue: Array<A> = []
@@ -59,19 +56,14 @@ export const makeBatchExporter = <A>(options: {
     })
 
     const send = (items: ReadonlyArray<A>) =>
-      Effect.suspend(() => client.execute(HttpClientRequest.setBody(request, options.encode(items)))).pipe(
-        Effect.flatMap((response) => response.arrayBuffer),
-        Effect.timeoutOrElse({
-          duration: Duration.millis(exportTimeoutMs),
-          orElse: () => Effect.fail(`no answer within ${exportTimeoutMs} ms` as const)
-        }),
-        Effect.catch((error) =>
-          Effect.sync(() =>
-            drop(items.length, typeof error === "string" ? `the collector gave ${error}` : `the export failed (${error.message})`)
+      Effect.suspend(() => post(options.encode(items))).pipe(
+        Effect.catchCause((cause) => {
+          // Whatever goes wrong loses this batch, never the exporter.
+          const reason = Cause.findErrorOption(cause)
+          return Effect.sync(() =>
+            drop(items.length, reason._tag === "Some" ? `the collector gave ${reason.value}` : `the export failed (${Cause.pretty(cause)})`)
           )
-        ),
-        // Whatever else goes wrong loses this batch, never the exporter.
-        Effect.catchCause((cause) => Effect.sync(() => drop(items.length, `the export failed (${Cause.pretty(cause)})`)))
+        })
       )
 
     // Under steady load the queue refills while a batch is out, so this may

@@ -6,22 +6,19 @@ import type * as LogLevel from "effect/LogLevel"
 import { entriesToAttributes, type KeyValue } from "effect/observability/OtlpResource"
 import * as References from "effect/References"
 import * as Tracer from "effect/Tracer"
-import { requestIdOf } from "./RequestIds.ts"
+import { type Correlation, requestCorrelationOf } from "./RequestIds.ts"
+import { ServiceSpan } from "./Tracing.ts"
 
-/** What ties a log line to its request: the request id, and the trace and span when tracing is on. */
-export interface Correlation {
-  readonly request_id?: string
-  readonly trace_id?: string
-  readonly span_id?: string
-}
-
-export const correlationOf = (fiber: Fiber.Fiber<unknown, unknown>): Correlation => {
-  const requestId = requestIdOf(fiber)
+/**
+ * What ties a log line to its request: the request id, the trace, and the
+ * span the line was written in when the trace is recorded (else the
+ * request's own span id).
+ */
+export const correlationOf = (fiber: Fiber.Fiber<unknown, unknown>): Correlation | {} => {
+  const correlation = requestCorrelationOf(fiber)
+  if (correlation === undefined) return {}
   const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
-  return {
-    ...(requestId === undefined ? {} : { request_id: requestId }),
-    ...(span === undefined || span.traceId === "noop" ? {} : { trace_id: span.traceId, span_id: span.spanId })
-  }
+  return span instanceof ServiceSpan && span.sampled ? { ...correlation, span_id: span.spanId } : correlation
 }
 
 const levels: Record<LogLevel.LogLevel, string> = {
@@ -86,7 +83,7 @@ export const otlpLogRecord = (options: {
   readonly level: LogLevel.LogLevel
   readonly message: string
   readonly date: Date
-  readonly correlation: Correlation
+  readonly correlation: Partial<Correlation>
   readonly attributes?: Record<string, unknown>
 }): OtlpLogRecord => {
   const time = String(BigInt(options.date.getTime()) * 1_000_000n)

@@ -1,16 +1,11 @@
-import * as Context from "effect/Context"
-import type * as Fiber from "effect/Fiber"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import type * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
-import { ServiceSpan } from "./Tracing.ts"
-
-// The SERVER span itself is Effect's: the HTTP server opens one per request
-// while a tracer is on, as a child of the caller's W3C `traceparent` (its
-// sampled flag respected), and gives it the HTTP conventions' attributes
-// (method, url.path and url.scheme, server and client address, user agent,
-// status code), failing it on a 5xx. What it cannot know is added here.
+import type { ServiceSpan } from "./Tracing.ts"
 
 const templates = new Map<string, string>()
 
@@ -21,34 +16,56 @@ export const routeTemplate = (path: string): string => {
   return template
 }
 
-const serverSpanOf = (fiber: Fiber.Fiber<unknown, unknown>) => {
-  const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
-  return span instanceof ServiceSpan && span.kind === "server" ? span : undefined
-}
-
-/** The caller's W3C `tracestate`, kept on the request's span, so every span of the trace here carries it. */
-export const adoptTraceState = (fiber: Fiber.Fiber<unknown, unknown>, request: HttpServerRequest.HttpServerRequest) => {
-  const traceState = request.headers["tracestate"]
-  const span = traceState === undefined || traceState.length > 512 ? undefined : serverSpanOf(fiber)
-  if (span !== undefined && Option.isSome(span.parent)) span.traceState = traceState
+/** A 5xx as the span's outcome: the conventions make a server span an error only then. */
+class ServerError extends Error {
+  readonly _tag: string
+  constructor(status: number) {
+    super(`HTTP ${status}`)
+    this._tag = String(status)
+  }
 }
 
 /**
- * Names the request's span for its route (`GET /tasks/{id}`, or only the
- * method when no route matched), with `http.route` as the OpenAPI document
- * writes it, and `error.type` on a 5xx.
+ * Runs a request whose trace is recorded inside its SERVER span: the tracer
+ * is on for it alone (the service runs with it off, so a request that is not
+ * recorded makes no span at all). A request cut short still ends its span.
  */
-export const describeServerSpan = (
-  fiber: Fiber.Fiber<unknown, unknown>,
+export const withinServerSpan = <A, E, R>(effect: Effect.Effect<A, E, R>, span: ServiceSpan) =>
+  Effect.withTracerEnabled(effect, true).pipe(
+    Effect.provideService(Tracer.ParentSpan, span),
+    Effect.onInterrupt(() => Effect.clockWith((clock) => Effect.sync(() => span.end(clock.currentTimeNanosUnsafe(), Exit.interrupt()))))
+  )
+
+/**
+ * Names the request's span for its route (`GET /tasks/{id}`, or only the
+ * method when no route matched), gives it the HTTP semantic conventions'
+ * attributes, and ends it, failed on a 5xx. The query is left out: it is
+ * the caller's, and may carry anything.
+ */
+export const endServerSpan = (
+  span: ServiceSpan,
   request: HttpServerRequest.HttpServerRequest,
   response: HttpServerResponse.HttpServerResponse,
-  route: string | undefined
+  route: string | undefined,
+  clock: Clock.Clock
 ) => {
-  const span = serverSpanOf(fiber)
-  if (span === undefined || !span.sampled) return
-  span.name = route === undefined ? request.method : `${request.method} ${route}`
+  const method = request.method
+  span.name = route === undefined ? method : `${method} ${route}`
+  const host = request.headers.host ?? ""
+  const colon = host.lastIndexOf(":")
+  const hasPort = colon > host.lastIndexOf("]")
+  span.attribute("http.request.method", method)
   // The router names the route in its own form (`/tasks/:id`).
   if (route === undefined) span.attributes.delete("http.route")
   else span.attribute("http.route", route)
+  span.attribute("http.response.status_code", response.status)
+  span.attribute("url.path", request.url.split("?")[0])
+  span.attribute("url.scheme", "http")
+  if (host !== "") span.attribute("server.address", hasPort ? host.slice(0, colon) : host)
+  if (hasPort) span.attribute("server.port", Number(host.slice(colon + 1)))
+  if (Option.isSome(request.remoteAddress)) span.attribute("client.address", request.remoteAddress.value)
+  const userAgent = request.headers["user-agent"]
+  if (userAgent !== undefined) span.attribute("user_agent.original", userAgent)
   if (response.status >= 500) span.attribute("error.type", String(response.status))
+  span.end(clock.currentTimeNanosUnsafe(), response.status >= 500 ? Exit.fail(new ServerError(response.status)) : Exit.void)
 }

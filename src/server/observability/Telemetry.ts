@@ -10,27 +10,32 @@ import * as Logger from "effect/Logger"
 import * as OtlpExporter from "effect/observability/OtlpExporter"
 import * as OtlpMetrics from "effect/observability/OtlpMetrics"
 import * as OtlpResource from "effect/observability/OtlpResource"
+import type { Resource } from "effect/observability/OtlpResource"
 import * as OtlpSerialization from "effect/observability/OtlpSerialization"
 import * as References from "effect/References"
 import * as Tracer from "effect/Tracer"
 import { readFileSync } from "node:fs"
 import { makeBatchExporter } from "./BatchExporter.ts"
+import { encodeLogRecords, encodeSpans } from "./OtlpProtobuf.ts"
+import type { OtlpBody } from "./OtlpPost.ts"
 import { jsonLogger, type OtlpLogRecord, otlpLogger } from "./Logging.ts"
 import { registerProcessMetrics } from "./ProcessMetrics.ts"
 import { makeSampler } from "./Sampler.ts"
 import type { Protocol, TelemetrySettings } from "./TelemetryConfig.ts"
-import { makeTracer, type OtlpSpan } from "./Tracing.ts"
+import { makeTracer, type OtlpSpan, type ServiceTracer } from "./Tracing.ts"
 
 /** What serving a request records, decided once at start-up. */
 export interface RequestTelemetry {
   /** Request metrics (duration, active requests): on unless METRICS=false and no OTLP metrics export. */
   readonly metrics: boolean
-  /** A server span per request: only while traces are exported. */
+  /** Whether traces are exported: then each request decides whether its own is recorded. */
   readonly tracing: boolean
+  /** Where a request's trace begins, while traces are exported. */
+  readonly beginRequest: ServiceTracer["beginRequest"] | undefined
 }
 
 export const RequestTelemetry = Context.Reference<RequestTelemetry>("task-api/server/observability/RequestTelemetry", {
-  defaultValue: () => ({ metrics: false, tracing: false })
+  defaultValue: () => ({ metrics: false, tracing: false, beginRequest: undefined })
 })
 
 /** Where log records also go when OTEL_LOGS_EXPORTER=otlp; the access log sends its lines there too. */
@@ -50,6 +55,34 @@ const serialization = (protocol: Protocol) =>
 const scope = { name: "task-api", version: serviceVersion }
 
 /**
+ * Request bodies for the span and log exporters: JSON by one JSON.stringify
+ * (Effect's serialiser stringifies twice whenever the text holds "null"),
+ * protobuf by the service's own encoder (see OtlpProtobuf).
+ */
+const bodies = (protocol: Protocol, resource: Resource) =>
+  protocol === "http/json"
+    ? {
+      spans: (spans: ReadonlyArray<OtlpSpan>): OtlpBody => ({
+        bytes: JSON.stringify({ resourceSpans: [{ resource, scopeSpans: [{ scope, spans }] }] }),
+        contentType: "application/json"
+      }),
+      logs: (logRecords: ReadonlyArray<OtlpLogRecord>): OtlpBody => ({
+        bytes: JSON.stringify({ resourceLogs: [{ resource, scopeLogs: [{ scope, logRecords }] }] }),
+        contentType: "application/json"
+      })
+    }
+    : {
+      spans: (spans: ReadonlyArray<OtlpSpan>): OtlpBody => ({
+        bytes: encodeSpans(resource, scope, spans),
+        contentType: "application/x-protobuf"
+      }),
+      logs: (records: ReadonlyArray<OtlpLogRecord>): OtlpBody => ({
+        bytes: encodeLogRecords(resource, scope, records),
+        contentType: "application/x-protobuf"
+      })
+    }
+
+/**
  * Telemetry as the settings ask: with no OTEL_* variable set, no span is
  * made and nothing is exported (the tracer stays off, as before); metrics
  * are recorded for `/metrics` unless METRICS=false. Exporters never hold up
@@ -67,23 +100,32 @@ export const layer = (options: {
     serviceVersion,
     attributes: settings.resourceAttributes
   })
+  const metricsOn = options.metricsServed || settings.metrics !== undefined
+  const processMetrics = metricsOn ? Layer.effectDiscard(registerProcessMetrics) : Layer.empty
   const resourceOptions = { serviceName: settings.serviceName, serviceVersion, attributes: settings.resourceAttributes }
 
+  // The service runs with the tracer off even while traces are exported: a
+  // request whose trace is recorded turns it on for itself (see
+  // ServerSpans), so one that is not costs what it cost without tracing.
   const tracing = settings.traces === undefined
-    ? Layer.succeed(References.TracerEnabled, false)
-    : Layer.effect(
-      Tracer.Tracer,
+    ? Layer.succeed(RequestTelemetry, { metrics: metricsOn, tracing: false, beginRequest: undefined })
+    : Layer.effectContext(
       Effect.gen(function*() {
         const target = settings.traces!
-        const { traces } = yield* OtlpSerialization.OtlpSerialization
         const exporter = yield* makeBatchExporter<OtlpSpan>({
           label: "spans",
           target,
           batch: settings.batch,
-          encode: (spans) => traces({ resourceSpans: [{ resource, scopeSpans: [{ scope, spans: [...spans] }] }] })
+          encode: bodies(target.protocol, resource).spans
         })
-        return makeTracer(makeSampler(settings.sampler.kind, settings.sampler.ratio), exporter.push)
-      }).pipe(Effect.provide(serialization(settings.traces.protocol)))
+        const { beginRequest, tracer } = makeTracer(
+          makeSampler(settings.sampler.kind, settings.sampler.ratio),
+          exporter.push
+        )
+        return Context.make(Tracer.Tracer, tracer).pipe(
+          Context.add(RequestTelemetry, { metrics: metricsOn, tracing: true, beginRequest })
+        )
+      })
     )
 
   const logExport = settings.logs === undefined
@@ -91,16 +133,15 @@ export const layer = (options: {
     : Layer.effect(
       LogExport,
       Effect.gen(function*() {
-        const { logs } = yield* OtlpSerialization.OtlpSerialization
+        const target = settings.logs!
         const exporter = yield* makeBatchExporter<OtlpLogRecord>({
           label: "log records",
-          target: settings.logs!,
+          target,
           batch: settings.batch,
-          encode: (records) =>
-            logs({ resourceLogs: [{ resource, scopeLogs: [{ scope, logRecords: [...records] as Array<any> }] }] })
+          encode: bodies(target.protocol, resource).logs
         })
         return exporter.push
-      }).pipe(Effect.provide(serialization(settings.logs.protocol)))
+      })
     )
 
   // Effect's exporter reads the metric registry at each interval: nothing
@@ -136,8 +177,6 @@ export const layer = (options: {
       )
     ).pipe(Layer.provide(OtlpExporter.layerFlusher))
 
-  const metricsOn = options.metricsServed || settings.metrics !== undefined
-  const processMetrics = metricsOn ? Layer.effectDiscard(registerProcessMetrics) : Layer.empty
 
   const stdout = options.logFormat === "json" ? jsonLogger : Logger.consolePretty()
   const logging = Layer.unwrap(Effect.map(LogExport, (push) =>
@@ -147,10 +186,10 @@ export const layer = (options: {
   // cannot reach its collector must not be told so through itself.
   const exports = Layer.mergeAll(
     tracing,
+    Layer.succeed(References.TracerEnabled, false),
     logExport,
     metricsExport,
-    processMetrics,
-    Layer.succeed(RequestTelemetry, { metrics: metricsOn, tracing: settings.traces !== undefined })
+    processMetrics
   ).pipe(Layer.provide([FetchHttpClient.layer, Logger.layer([stdout])]))
 
   return logging.pipe(Layer.provideMerge(exports))

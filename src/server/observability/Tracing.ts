@@ -1,6 +1,10 @@
 import * as Cause from "effect/Cause"
-import type * as Context from "effect/Context"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
+import type * as Headers from "effect/http/Headers"
+import * as HttpTraceContext from "effect/http/HttpTraceContext"
 import * as Option from "effect/Option"
 import { entriesToAttributes, type KeyValue } from "effect/observability/OtlpResource"
 import * as Tracer from "effect/Tracer"
@@ -37,7 +41,7 @@ const kinds: Record<Tracer.SpanKind, number> = { internal: 1, server: 2, client:
 // few hundred spans rather than one per id.
 const pool = Buffer.alloc(4096)
 let poolAt = pool.length
-const randomHex = (bytes: number) => {
+export const randomHex = (bytes: number) => {
   if (poolAt + bytes > pool.length) {
     randomFillSync(pool)
     poolAt = 0
@@ -112,14 +116,34 @@ export class ServiceSpan implements Tracer.Span {
   }
 }
 
+/** Where a request stands in its trace: the trace's id, and the request's SERVER span when the trace is recorded. */
+export interface RequestTrace {
+  readonly traceId: string
+  readonly span: ServiceSpan | undefined
+}
+
+export interface ServiceTracer {
+  readonly tracer: Tracer.Tracer
+  /**
+   * Decides a request's sampling where it enters the service: with the
+   * caller's W3C `traceparent` (its sampled flag, for the parent-based
+   * samplers) and `tracestate`, or as the root of a new trace. Only a
+   * recorded trace gets a span: one that is not costs an id, nothing more.
+   */
+  readonly beginRequest: (
+    method: string,
+    headers: Headers.Headers,
+    clock: Clock.Clock
+  ) => RequestTrace
+}
+
 /**
- * The tracer: a span that starts a trace here (no parent, or a caller's
- * `traceparent`) is sampled as `sampler` says; every span below it follows
- * that decision. Sampled spans go to `exportSpan` when they end.
+ * The tracer: spans below a request's SERVER span follow its sampling
+ * decision. Sampled spans go to `exportSpan` when they end.
  */
-export const makeTracer = (sampler: Sampler, exportSpan: (span: OtlpSpan) => void): Tracer.Tracer => {
+export const makeTracer = (sampler: Sampler, exportSpan: (span: OtlpSpan) => void): ServiceTracer => {
   const onEnd = (span: ServiceSpan) => exportSpan(toOtlp(span))
-  return Tracer.make({
+  const tracer = Tracer.make({
     span(options) {
       const parent = Option.getOrUndefined(options.parent)
       if (parent instanceof ServiceSpan) {
@@ -130,18 +154,32 @@ export const makeTracer = (sampler: Sampler, exportSpan: (span: OtlpSpan) => voi
       return new ServiceSpan(options, traceId, sampler(remote?.sampled, traceId), undefined, onEnd)
     }
   })
-}
-
-// A statement's span is named for its operation and database, as the
-// database conventions name it: `SELECT task_api`.
-const nameDatabaseSpan = (span: ServiceSpan) => {
-  const text = span.attributes.get("db.query.text")
-  if (typeof text !== "string") return
-  const operation = /^\s*([A-Za-z]+)/.exec(text)?.[1]?.toUpperCase()
-  if (operation === undefined) return
-  span.attributes.set("db.operation.name", operation)
-  const namespace = span.attributes.get("db.namespace")
-  span.name = typeof namespace === "string" ? `${operation} ${namespace}` : operation
+  return {
+    tracer,
+    beginRequest: (method, headers, clock) => {
+      const remote = headers.traceparent === undefined ? undefined : Option.getOrUndefined(HttpTraceContext.w3c(headers))
+      const traceId = remote?.traceId ?? randomHex(16)
+      if (!sampler(remote?.sampled, traceId)) return { traceId, span: undefined }
+      const traceState = headers.tracestate
+      const span = new ServiceSpan(
+        {
+          name: method,
+          parent: remote === undefined ? Option.none() : Option.some(remote),
+          annotations: Context.empty(),
+          links: [],
+          startTime: clock.currentTimeNanosUnsafe(),
+          kind: "server",
+          root: remote === undefined,
+          sampled: true
+        },
+        traceId,
+        true,
+        remote !== undefined && traceState !== undefined && traceState.length <= 512 ? traceState : undefined,
+        onEnd
+      )
+      return { traceId, span }
+    }
+  }
 }
 
 /** OTLP's status codes: unset, ok, error. */
@@ -160,7 +198,6 @@ const statusOf = (exit: Exit.Exit<unknown, unknown>): { code: StatusCode; messag
  */
 const toOtlp = (span: ServiceSpan): OtlpSpan => {
   const status = span.status as Extract<Tracer.SpanStatus, { _tag: "Ended" }>
-  if (span.kind === "client") nameDatabaseSpan(span)
   const otlpStatus = statusOf(status.exit)
   const events: OtlpSpan["events"] = (span.events ?? []).map(([name, time, attributes]) => ({
     name,
@@ -199,3 +236,46 @@ const toOtlp = (span: ServiceSpan): OtlpSpan => {
     droppedLinksCount: 0
   }
 }
+
+/** What a child span is: its name, kind and attributes, worked out only when the span is recorded. */
+export interface SpanDescription {
+  readonly name: string
+  readonly kind?: Tracer.SpanKind
+  readonly attributes?: Record<string, unknown>
+}
+
+/**
+ * Runs `effect` in a child span of the current one, when the trace is being
+ * recorded, and as it is otherwise: a request that is not sampled pays for
+ * one lookup, not for a span. Lighter than Effect.withSpan, which captures a
+ * stack trace and provides a stack frame for every span.
+ */
+export const childSpan = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  description: string | SpanDescription | (() => SpanDescription)
+): Effect.Effect<A, E, R> =>
+  Effect.withFiber((fiber) => {
+    const parent = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
+    if (!(parent instanceof ServiceSpan) || !parent.sampled) return effect
+    const { attributes, kind, name } = typeof description === "string"
+      ? { name: description, kind: undefined, attributes: undefined }
+      : typeof description === "function"
+      ? description()
+      : description
+    const clock = fiber.getRef(Clock.Clock)
+    const span = fiber.getRef(Tracer.Tracer).span({
+      name,
+      parent: Option.some(parent),
+      annotations: Context.empty(),
+      links: [],
+      startTime: clock.currentTimeNanosUnsafe(),
+      kind: kind ?? "internal",
+      root: false,
+      sampled: true
+    })
+    if (attributes !== undefined) for (const [key, value] of Object.entries(attributes)) span.attribute(key, value)
+    return Effect.onExit(
+      Effect.provideService(effect, Tracer.ParentSpan, span),
+      (exit) => Effect.sync(() => span.end(clock.currentTimeNanosUnsafe(), exit))
+    )
+  })

@@ -1,14 +1,18 @@
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as SqlClient from "effect/sql/SqlClient"
 import { isSqlError, type SqlError } from "effect/sql/SqlError"
+import type * as Statement from "effect/sql/Statement"
 import { randomUUID } from "node:crypto"
 import type { CreateTask, Task, TaskId, UpdateTask } from "../../domain/Task.ts"
 import type { Versions } from "../../domain/EntityTag.ts"
 import { ServiceUnavailable } from "../../domain/TaskErrors.ts"
 import { unavailability } from "../database/DatabaseFailure.ts"
 import { makeOutageLog } from "../database/DatabaseOutage.ts"
+import { makeStatementSpans } from "../database/StatementSpans.ts"
 import {
   countReplay,
   countTaskCreated,
@@ -18,15 +22,9 @@ import {
   recordDatabaseOperation
 } from "../observability/Metrics.ts"
 import { RequestTelemetry } from "../observability/Telemetry.ts"
+import { childSpan } from "../observability/Tracing.ts"
 import { changedSince, fingerprintOf, keyReused, notFound } from "./TaskAnswers.ts"
 import type { ListRequest, TaskRepo } from "./TaskRepo.ts"
-
-/** Runs `effect` and records how long it took as one database operation. */
-const timed = <A, E>(operation: string, effect: Effect.Effect<A, E>) =>
-  Effect.suspend(() => {
-    const started = performance.now()
-    return Effect.onExit(effect, () => Effect.sync(() => recordDatabaseOperation(operation, (performance.now() - started) / 1000)))
-  })
 
 const unavailable = new ServiceUnavailable({ detail: "The database cannot be reached; try again shortly." })
 const readyTimeout = Duration.seconds(2)
@@ -59,6 +57,10 @@ export const makeSqlTaskRepo = Effect.gen(function*() {
   const reportOutage = yield* makeOutageLog(sql`SELECT 1`)
 
   const { metrics, tracing } = yield* RequestTelemetry
+  // Each statement a request runs is a CLIENT span of its trace, when it is recorded.
+  const run: <A>(statement: Statement.Statement<A>) => Effect.Effect<ReadonlyArray<A>, SqlError> = tracing
+    ? yield* makeStatementSpans
+    : (statement) => statement
 
   // The repository boundary: a database that cannot answer is a 503 the
   // client may retry, logged as an outage; any other SQL failure is a bug.
@@ -68,18 +70,30 @@ export const makeSqlTaskRepo = Effect.gen(function*() {
   // on; they cost nothing when off.
   const boundary = (name: keyof TaskRepo["Service"], sqlOperation: string) =>
   <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, Exclude<E, SqlError> | ServiceUnavailable> => {
-    let bounded = effect.pipe(
-      Effect.catch((error): Effect.Effect<never, Exclude<E, SqlError> | ServiceUnavailable> => {
-        if (!isSqlError(error)) return Effect.fail(error as Exclude<E, SqlError>)
-        const outage = unavailability(error)
-        if (outage === undefined) return Effect.die(error)
-        countUnavailable("database")
-        return Effect.andThen(reportOutage(outage), Effect.fail(unavailable))
-      })
-    )
-    if (metrics) bounded = timed(sqlOperation, bounded)
-    return tracing ? Effect.withSpan(bounded, `TaskRepo.${name}`) : bounded
+    const bounded = metrics ? timed(sqlOperation, effect) : Effect.catchCause(effect, onFailure<E>)
+    return tracing ? childSpan(bounded, `TaskRepo.${name}`) : bounded
   }
+
+  const onFailure = <E>(cause: Cause.Cause<E>): Effect.Effect<never, Exclude<E, SqlError> | ServiceUnavailable> => {
+    const error = Cause.findErrorOption(cause)
+    if (Option.isNone(error) || !isSqlError(error.value)) return Effect.failCause(cause as Cause.Cause<Exclude<E, SqlError>>)
+    const outage = unavailability(error.value)
+    if (outage === undefined) return Effect.die(error.value)
+    countUnavailable("database")
+    return Effect.andThen(reportOutage(outage), Effect.fail(unavailable))
+  }
+
+  // Timed in the same step that judges failures, so a timed operation costs
+  // one more step than an untimed one, not three.
+  const timed = <A, E>(operation: string, effect: Effect.Effect<A, E>) =>
+    Effect.suspend(() => {
+      const started = performance.now()
+      const record = () => recordDatabaseOperation(operation, (performance.now() - started) / 1000)
+      return Effect.matchCauseEffect(effect, {
+        onSuccess: (value) => (record(), Effect.succeed(value)),
+        onFailure: (cause) => (record(), onFailure(cause))
+      })
+    })
 
   const one = (rows: ReadonlyArray<Task>, id: TaskId) =>
     rows.length === 0 ? Effect.fail(notFound(id)) : Effect.succeed(rows[0]!)
@@ -99,16 +113,16 @@ export const makeSqlTaskRepo = Effect.gen(function*() {
     ifVersion === undefined
       ? Effect.fail(notFound(id))
       : Effect.flatMap(
-        sql`SELECT 1 FROM tasks WHERE id = ${id} AND owner = ${owner}`,
+        run(sql`SELECT 1 FROM tasks WHERE id = ${id} AND owner = ${owner}`),
         (rows) => Effect.fail(rows.length === 0 ? notFound(id) : changedSince(id))
       )
 
   const insert = (owner: string, input: CreateTask) =>
     Effect.map(
-      sql<Task>`
+      run(sql<Task>`
         INSERT INTO tasks (id, owner, title, description, status)
         VALUES (${randomUUID()}, ${owner}, ${input.title}, ${input.description ?? null}, ${input.status ?? "pending"})
-        RETURNING ${sql.literal(taskColumns)}`,
+        RETURNING ${sql.literal(taskColumns)}`),
       (rows) => rows[0]!
     )
 
@@ -119,20 +133,22 @@ export const makeSqlTaskRepo = Effect.gen(function*() {
   const createOnce = (owner: string, input: CreateTask, key: string) =>
     Effect.gen(function*() {
       const fingerprint = fingerprintOf(input)
-      const claimed = yield* sql`
+      const claimed = yield* run(sql`
         INSERT INTO idempotency_keys (owner, key, fingerprint) VALUES (${owner}, ${key}, ${fingerprint})
         ON CONFLICT (owner, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, task = NULL, created_at = now()
           WHERE idempotency_keys.created_at < now() - interval '24 hours'
-        RETURNING key`
+        RETURNING key`)
       if (claimed.length === 0) {
-        const [first] = yield* sql<{ fingerprint: string; task: Task }>`
-          SELECT fingerprint, task FROM idempotency_keys WHERE owner = ${owner} AND key = ${key}`
+        const [first] = yield* run(sql<{ fingerprint: string; task: Task }>`
+          SELECT fingerprint, task FROM idempotency_keys WHERE owner = ${owner} AND key = ${key}`)
         if (first === undefined) return yield* Effect.fail(unavailable)
         if (first.fingerprint !== fingerprint) return yield* Effect.fail(keyReused)
         return { task: inTaskOrder(first.task), replayed: true }
       }
       const task = yield* insert(owner, input)
-      yield* sql`UPDATE idempotency_keys SET task = ${JSON.stringify(task)}::jsonb WHERE owner = ${owner} AND key = ${key}`
+      yield* run(
+        sql`UPDATE idempotency_keys SET task = ${JSON.stringify(task)}::jsonb WHERE owner = ${owner} AND key = ${key}`
+      )
       return { task, replayed: false }
     })
 
@@ -159,7 +175,7 @@ export const makeSqlTaskRepo = Effect.gen(function*() {
   )
 
   const list = (owner: string, { after, limit, status }: ListRequest) =>
-    boundary("list", "SELECT")(sql<Task>`
+    boundary("list", "SELECT")(run(sql<Task>`
       SELECT ${sql.literal(taskColumns)} FROM tasks
       WHERE ${
       sql.and([
@@ -169,10 +185,10 @@ export const makeSqlTaskRepo = Effect.gen(function*() {
       ])
     }
       ORDER BY tasks.created_at DESC, tasks.id DESC
-      LIMIT ${limit}`)
+      LIMIT ${limit}`))
 
   const findById = (owner: string, id: TaskId) =>
-    sql<Task>`SELECT ${sql.literal(taskColumns)} FROM tasks WHERE id = ${id} AND owner = ${owner}`.pipe(
+    run(sql<Task>`SELECT ${sql.literal(taskColumns)} FROM tasks WHERE id = ${id} AND owner = ${owner}`).pipe(
       Effect.flatMap((rows) => one(rows, id)),
       boundary("findById", "SELECT")
     )
@@ -184,7 +200,7 @@ export const makeSqlTaskRepo = Effect.gen(function*() {
     const setDescription = changes.description !== undefined
     const description = changes.description ?? null
     const status = changes.status ?? null
-    return sql<Task>`
+    return run(sql<Task>`
       UPDATE tasks SET
         title = COALESCE(${title}::text, title),
         description = CASE WHEN ${setDescription} THEN ${description}::text ELSE description END,
@@ -198,7 +214,7 @@ export const makeSqlTaskRepo = Effect.gen(function*() {
           ELSE updated_at
         END
       WHERE id = ${id} AND owner = ${owner} AND ${atVersion(ifVersion)}
-      RETURNING ${sql.literal(taskColumns)}`.pipe(
+      RETURNING ${sql.literal(taskColumns)}`).pipe(
         Effect.flatMap((rows) => rows.length === 0 ? explainMiss(owner, id, ifVersion) : Effect.succeed(rows[0]!)),
         boundary("update", "UPDATE"),
         Effect.map((task) => (countTaskUpdated(), task))
@@ -206,8 +222,8 @@ export const makeSqlTaskRepo = Effect.gen(function*() {
   }
 
   const remove = (owner: string, id: TaskId, ifVersion?: Versions) =>
-    sql<{ id: string }>`
-      DELETE FROM tasks WHERE id = ${id} AND owner = ${owner} AND ${atVersion(ifVersion)} RETURNING id`.pipe(
+    run(sql<{ id: string }>`
+      DELETE FROM tasks WHERE id = ${id} AND owner = ${owner} AND ${atVersion(ifVersion)} RETURNING id`).pipe(
       Effect.flatMap((rows) => rows.length === 0 ? explainMiss(owner, id, ifVersion) : Effect.void),
       boundary("remove", "DELETE"),
       Effect.map(countTaskDeleted)
@@ -215,7 +231,7 @@ export const makeSqlTaskRepo = Effect.gen(function*() {
 
   // A probe must answer quickly either way, however long a connection
   // attempt may take: a balancer waits for it.
-  const ready = boundary("ready", "SELECT")(Effect.asVoid(sql`SELECT 1`)).pipe(
+  const ready = boundary("ready", "SELECT")(Effect.asVoid(run(sql`SELECT 1`))).pipe(
     Effect.timeoutOrElse({ duration: readyTimeout, orElse: () => Effect.fail(notReady) })
   )
 
