@@ -144,10 +144,21 @@ export class RateLimit extends Context.Service<RateLimit, {
     })
 
   /** Off (RATE_LIMIT_REQUESTS=0), in this process, or in Redis; traced as `RateLimit.consume` when tracing is on. */
-  static readonly layer = Layer.unwrap(Effect.map(AppConfig, ({ rateLimitRequests, rateLimitWindow, redisUrl }) => {
+  static readonly layer = Layer.unwrap(Effect.map(AppConfig, (config) => {
+    const { authMode, databaseUrl, rateLimitRequests, rateLimitWindow, redisUrl } = config
     const policy = { limit: rateLimitRequests, window: rateLimitWindow }
     if (rateLimitRequests === 0) return Layer.succeed(RateLimit, RateLimit.of({ consume: () => Effect.undefined }))
-    if (redisUrl === undefined) return Layer.effect(RateLimit, traced(RateLimit.makeMemory(policy)))
+    if (redisUrl === undefined) {
+      // A service on a shared PostgreSQL is likely one of several: each
+      // counts alone, so N instances let a caller send N times the limit.
+      const perInstance = authMode === "jwt" && databaseUrl !== undefined
+        ? Effect.logWarning(
+          `Rate limits are kept in this process: with several instances, each allows ${rateLimitRequests} ` +
+            `requests per ${Duration.format(rateLimitWindow)} on its own. Set REDIS_URL to share them.`
+        )
+        : Effect.void
+      return Layer.effect(RateLimit, Effect.andThen(perInstance, traced(RateLimit.makeMemory(policy))))
+    }
     return Layer.effect(RateLimit, traced(RateLimit.makeShared(policy))).pipe(
       Layer.provide(RateLimiter.layer),
       Layer.provide(layerStoreRedis(redisUrl))
