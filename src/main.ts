@@ -11,6 +11,7 @@ import * as AccessLog from "./server/http/AccessLog.ts"
 import * as Authorization from "./server/access/Authorization.ts"
 import { AppConfig } from "./server/AppConfig.ts"
 import * as Database from "./server/database/Database.ts"
+import * as Draining from "./server/http/Draining.ts"
 import * as HttpApp from "./server/http/HttpApp.ts"
 import * as MetricsEndpoint from "./server/http/MetricsEndpoint.ts"
 import { makeNodeServer, maxHeadBytes } from "./server/http/NodeServer.ts"
@@ -30,7 +31,8 @@ const Settings = Layer.unwrap(Effect.map(
     AccessLog.layer({ logFormat, logLevel }).pipe(Layer.provideMerge(Layer.mergeAll(
       Telemetry.layer({ settings: telemetry, metricsServed: metrics, logFormat }),
       Layer.succeed(References.MinimumLogLevel, AppConfig.logLevel(logLevel)),
-      Layer.succeed(RequestTimeout, requestTimeout)
+      Layer.succeed(RequestTimeout, requestTimeout),
+      Draining.layerState
     )))
 ))
 
@@ -51,12 +53,19 @@ const HttpServerLive = Layer.unwrap(Effect.map(AppConfig, ({ host, port, shutdow
 
 const Server = HttpRouter.serve(HttpApp.routes, { disableLogger: true, routerConfig: HttpApp.routerConfig })
 
+// Built after the server, so released before it: on SIGTERM the instance
+// first fails /ready and keeps serving for SHUTDOWN_DELAY.
+const ServerLeavingCleanly = Layer.unwrap(Effect.map(AppConfig, ({ shutdownDelay, shutdownTimeout }) =>
+  Draining.layerOnShutdown({ delay: shutdownDelay, timeout: shutdownTimeout }))).pipe(
+    Layer.provideMerge(Layer.merge(Server, MetricsPort))
+  )
+
 // Built bottom-up: the database is migrated before the port opens, so no
 // request arrives at a server that cannot answer it yet. Authorization (the
 // same layer the routes use, so built once) comes before the database: a
 // missing JWT key or an unreachable Redis is told at once, not after waiting
 // for a database that may not answer either.
-const Main = Layer.merge(Server, MetricsPort).pipe(
+const Main = ServerLeavingCleanly.pipe(
   Layer.provide(HttpServerLive),
   Layer.provide([TaskRepo.layer, PageCursor.layer]),
   Layer.provide(Database.layer),

@@ -29,6 +29,9 @@ const appConfig = Config.all({
   // Cursors are signed with this key; set it when several instances serve
   // the same clients, or when cursors must survive a restart.
   cursorSecret: optional(Config.Redacted("CURSOR_SECRET")),
+  // On SIGTERM: /ready fails at once, serving goes on this long (what a Kubernetes preStop would sleep), ...
+  shutdownDelay: Config.Duration("SHUTDOWN_DELAY").pipe(Config.withDefault(Duration.zero)),
+  // ... then the server stops accepting and gives requests in flight this long.
   shutdownTimeout: Config.Duration("SHUTDOWN_TIMEOUT").pipe(Config.withDefault(Duration.seconds(10))),
   databaseTimeout: Config.Duration("DATABASE_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5))),
   requestTimeout: Config.Duration("REQUEST_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5))),

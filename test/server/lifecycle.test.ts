@@ -7,7 +7,9 @@ import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { defaultUser, testAuthEnv, tokenFor, withToken } from "../support/Auth.ts"
 import { freePort, startServer } from "../support/ServerProcess.ts"
+import { expectProblem } from "../support/Http.ts"
 import { createTestDatabase, type TestDatabase } from "../support/TestDatabase.ts"
+import { waitFor } from "../support/Wait.ts"
 
 let database: TestDatabase
 beforeAll(async () => {
@@ -16,7 +18,7 @@ beforeAll(async () => {
 afterAll(() => database.drop())
 
 /** Sends a POST whose body arrives only when `finish` is called: a request in flight. */
-const startSlowPost = (url: string, body: string) => {
+const startSlowPost = (url: string, body: string, options: { readonly keepAlive?: boolean } = {}) => {
   const { hostname, port } = new URL(url)
   const socket = net.connect(Number(port), hostname)
   let response = ""
@@ -28,7 +30,8 @@ const startSlowPost = (url: string, body: string) => {
     socket.write(
       `POST /tasks HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n` +
         `Authorization: Bearer ${tokenFor(defaultUser)}\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body.slice(0, 5)}`
+        `Content-Length: ${Buffer.byteLength(body)}\r\n${options.keepAlive ? "" : "Connection: close\r\n"}\r\n` +
+        body.slice(0, 5)
     )
     // `write`, not `end`: a half-closed socket reads as a client that went away.
     return { finish: () => socket.write(body.slice(5)), closed }
@@ -60,6 +63,55 @@ describe("graceful shutdown", () => {
     expect(performance.now() - started).toBeLessThan(5_000)
     expect(code).toBe(0)
     await stuck.closed
+  })
+})
+
+/** A keep-alive connection that has had one answer and sits idle; `closed` resolves when the server closes it. */
+const idleKeepAlive = async (url: string) => {
+  const { hostname, port } = new URL(url)
+  const socket = net.connect(Number(port), hostname)
+  await new Promise<void>((resolve) => socket.once("connect", () => resolve()))
+  let answer = ""
+  socket.setEncoding("utf8")
+  const answered = new Promise<void>((resolve) =>
+    socket.on("data", (chunk: string) => {
+      answer += chunk
+      if (answer.includes("\r\n\r\n") && answer.endsWith("}")) resolve()
+    })
+  )
+  socket.write(`GET /health HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`)
+  await answered
+  return { closed: new Promise<void>((resolve) => socket.once("close", () => resolve())) }
+}
+
+describe("leaving a balancer (SHUTDOWN_DELAY)", () => {
+  it("fails /ready at once, serves on for the delay, then answers in-flight requests with Connection: close, " +
+    "closes idle connections at once, and exits 0", async () => {
+    const server = await startServer({ ...database.serviceEnv, SHUTDOWN_DELAY: "1500 millis", SHUTDOWN_TIMEOUT: "10 seconds" })
+    const idle = await idleKeepAlive(server.url)
+    let idleClosed = false
+    void idle.closed.then(() => (idleClosed = true))
+    const slow = await startSlowPost(server.url, JSON.stringify({ title: "in flight while leaving" }), { keepAlive: true })
+    server.child.kill("SIGTERM")
+    await new Promise((resolve) => setTimeout(resolve, 200))
+
+    // Still serving, new connections too, but no longer ready.
+    await expectProblem(await fetch(new URL("/ready", server.url)), 503)
+    expect((await fetch(new URL("/health", server.url))).status).toBe(200)
+    expect((await fetch(new URL("/tasks", server.url), withToken())).status).toBe(200)
+    expect(idleClosed).toBe(false)
+
+    // Then it stops accepting, and the idle connection goes at once, long
+    // before its keep-alive timeout (5 s) and before the request in flight ends.
+    await waitFor(() => fetch(new URL("/health", server.url)).then(() => false, () => true), 5_000)
+    await waitFor(async () => idleClosed, 1_000)
+    expect(server.child.exitCode).toBeNull()
+    slow.finish()
+    const answer = await slow.closed
+    expect(answer).toMatch(/^HTTP\/1\.1 201 /)
+    expect(answer).toMatch(/\r\nConnection: close\r\n/i)
+    expect(await server.exited).toBe(0)
+    expect(server.output.some((line) => line.includes("Shutting down: /ready answers 503"))).toBe(true)
   })
 })
 
