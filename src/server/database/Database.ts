@@ -40,7 +40,12 @@ const describe = (url: string) => {
 const pool = (
   url: Redacted.Redacted,
   target: string,
-  options: { readonly connectTimeout: AppConfig["Service"]["databaseTimeout"]; readonly connections: number }
+  options: {
+    readonly connectTimeout: AppConfig["Service"]["databaseTimeout"]
+    readonly connections: number
+    /** Whether statements are prepared under names the connection keeps. */
+    readonly named: boolean
+  }
 ) => {
   const { hostname, pathname, port } = new URL(Redacted.value(url))
   const client = PgClient.layer({
@@ -58,7 +63,8 @@ const pool = (
     // statements; at the default (32) every write of 32 clients queued on one
     // backend behind each other's commits. At 8: POST 1.5x, PATCH 1.15x,
     // reads within 5% (measured).
-    multiplexConcurrency: 8
+    multiplexConcurrency: 8,
+    prepare: options.named
   })
   // Migrating also proves the database answers; while it does not, start-up
   // waits (about 10 s) and then fails with a message naming the database.
@@ -94,15 +100,24 @@ export const layer: Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, Error, 
   Effect.gen(function*() {
     const config = yield* AppConfig
     if (config.databaseUrl !== undefined) {
+      // Unnamed statements on a PostgreSQL server, which may sit behind a
+      // pooler: a named statement does not survive one in transaction mode
+      // (PgBouncer before 1.21 loses it between transactions: 'prepared
+      // statement "effect_..." does not exist'), and going without costs
+      // little (see the README's Performance). Nothing to configure.
       return pool(config.databaseUrl, describe(Redacted.value(config.databaseUrl)), {
         connectTimeout: config.databaseTimeout,
-        connections: config.databasePoolSize
+        connections: config.databasePoolSize,
+        named: false
       })
     }
     const { directory, url } = yield* embedded(config.dataDir)
+    // PGlite parses every unnamed statement again, slowly (start-up on a new
+    // DATA_DIR took 18 s instead of 8), and no pooler stands before it.
     return pool(Redacted.make(url), `the embedded PostgreSQL (PGlite) in ${directory}`, {
       connectTimeout: config.databaseTimeout,
-      connections: embeddedPoolSize
+      connections: embeddedPoolSize,
+      named: true
     })
   })
 )
