@@ -1,0 +1,124 @@
+import { spawn, spawnSync } from "node:child_process"
+import { chmodSync, copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import pg from "pg"
+import { afterAll, describe, expect, it } from "vitest"
+import { isReachable } from "../support/Reachable.ts"
+import { freePort } from "../support/ServerProcess.ts"
+import { adminUrl } from "../support/TestDatabase.ts"
+
+const deploy = fileURLToPath(new URL("../../deploy", import.meta.url))
+const scratch: Array<string> = []
+afterAll(() => scratch.forEach((directory) => rmSync(directory, { recursive: true, force: true })))
+
+const validate = (directory: string) =>
+  spawnSync(process.execPath, [join(deploy, "validate.ts"), directory], { encoding: "utf8" })
+
+/** A copy of deploy/ in which `edit` has changed one file. */
+const copyWith = (file: string, edit: (text: string) => string) => {
+  const copy = mkdtempSync(join(tmpdir(), "deploy-"))
+  scratch.push(copy)
+  cpSync(deploy, copy, { recursive: true })
+  const before = readFileSync(join(copy, file), "utf8")
+  const after = edit(before)
+  expect(after, "the edit changes the file").not.toBe(before)
+  writeFileSync(join(copy, file), after)
+  return copy
+}
+
+describe("npm run lint:deploy (deploy/validate.ts)", () => {
+  it("passes the deployment files as they are", () => {
+    const run = validate(deploy)
+    expect(run.stdout).toMatch(/ 0 failed/)
+    expect(run.status, run.stdout + run.stderr).toBe(0)
+  })
+
+  it("fails on a field the Deployment's schema does not have, and names it", () => {
+    const run = validate(copyWith("kubernetes/deployment.yaml", (text) =>
+      text.replace("  revisionHistoryLimit: 5\n", "  revisionHistoryLimit: 5\n  replica: 3\n")))
+    expect(run.status).toBe(1)
+    expect(run.stdout).toContain("apps/v1 Deployment task-api: unknown field \"spec.replica\"")
+    expect(run.stdout).toMatch(/ 1 failed/)
+  })
+
+  it("fails on a string where the Deployment needs an integer, and names the field", () => {
+    const run = validate(copyWith("kubernetes/deployment.yaml", (text) =>
+      text.replace("terminationGracePeriodSeconds: 40", "terminationGracePeriodSeconds: \"40\"")))
+    expect(run.status).toBe(1)
+    expect(run.stdout).toContain("spec.template.spec.terminationGracePeriodSeconds: must be integer")
+    expect(run.stdout).toMatch(/ 1 failed/)
+  })
+
+  it("fails on a compose file with a key the Compose specification does not have, and names it", () => {
+    const run = validate(copyWith("compose.yaml", (text) =>
+      text.replace("\n  redis:\n", "\n  redis:\n    restart_policy: always\n")))
+    expect(run.status).toBe(1)
+    expect(run.stdout).toContain("services.redis: unknown key \"restart_policy\"")
+    expect(run.stdout).toMatch(/ 1 failed/)
+  })
+})
+
+const hasPgbouncer = spawnSync("pgbouncer", ["--version"]).error === undefined
+const database = new URL(adminUrl)
+const trusted = database.password === "" && await isReachable(database.hostname, Number(database.port || 5432))
+
+describe("deploy/pgbouncer/pgbouncer.ini", () => {
+  // The wrapper its first comment describes, against the test PostgreSQL.
+  it.skipIf(!hasPgbouncer || !trusted)("serves queries, in transaction mode, when included from a wrapper", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "pgbouncer-"))
+    scratch.push(directory)
+    chmodSync(directory, 0o755)
+    const port = await freePort()
+    const user = decodeURIComponent(database.username || "postgres")
+    copyFileSync(join(deploy, "pgbouncer", "pgbouncer.ini"), join(directory, "pgbouncer.ini"))
+    writeFileSync(join(directory, "userlist.txt"), `"${user}" ""\n`)
+    writeFileSync(
+      join(directory, "wrapper.ini"),
+      [
+        `%include ${join(directory, "pgbouncer.ini")}`,
+        "listen_addr = 127.0.0.1",
+        `listen_port = ${port}`,
+        "auth_type = trust",
+        `auth_file = ${join(directory, "userlist.txt")}`,
+        "unix_socket_dir =",
+        `admin_users = ${user}`,
+        "[databases]",
+        `tasks = host=${database.hostname} port=${database.port || 5432} dbname=${database.pathname.slice(1) || "postgres"}`
+      ].join("\n") + "\n"
+    )
+    for (const file of ["pgbouncer.ini", "userlist.txt", "wrapper.ini"]) chmodSync(join(directory, file), 0o644)
+    // As root PgBouncer refuses to run, so it drops to `nobody`.
+    const asRoot = process.getuid?.() === 0
+    const child = spawn("pgbouncer", [...(asRoot ? ["-u", "nobody"] : []), join(directory, "wrapper.ini")], {
+      stdio: ["ignore", "ignore", "pipe"]
+    })
+    let log = ""
+    child.stderr.on("data", (chunk: Buffer) => (log += String(chunk)))
+    const exited = new Promise((resolve) => child.once("exit", resolve))
+    try {
+      const deadline = Date.now() + 5_000
+      while (!(await isReachable("127.0.0.1", port))) {
+        expect(child.exitCode, `PgBouncer exited: ${log}`).toBeNull()
+        expect(Date.now(), "PgBouncer listens within 5 s").toBeLessThan(deadline)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      const query = async (databaseName: string, statement: string) => {
+        const client = new pg.Client({ host: "127.0.0.1", port, user, database: databaseName })
+        await client.connect()
+        try {
+          return (await client.query<Record<string, unknown>>(statement)).rows
+        } finally {
+          await client.end()
+        }
+      }
+      expect(await query("tasks", "select 1 as one")).toEqual([{ one: 1 }])
+      const config = await query("pgbouncer", "SHOW CONFIG")
+      expect(config.find((row) => row.key === "pool_mode")?.value).toBe("transaction")
+    } finally {
+      child.kill("SIGTERM")
+      await exited
+    }
+  })
+})
