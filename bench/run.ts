@@ -1,5 +1,5 @@
-// npm run bench [-- --rows 10000 --duration 10 --connections 32 --warmup 3 --floor --telemetry --against DIR
-//                  --rounds 1 --only "GET /tasks/{id}"]
+// npm run bench [-- --rows 10000 --duration 10 --connections 32 --warmup 3 --floor --telemetry --pgbouncer
+//                  --against DIR --rounds 1 --only "GET /tasks/{id}"]
 //
 // Seeds a database, starts the built service and the bare baseline
 // (bench/baseline-server.ts) side by side on it, drives each in turn with wrk
@@ -16,6 +16,8 @@
 // two runs show only this way. --telemetry measures what telemetry costs:
 // metrics on (the default) against METRICS=false, and tracing at 10% and at
 // 100% (to an OTLP sink that answers at once) against metrics alone.
+// --pgbouncer measures the service through PgBouncer (deploy/pgbouncer, in
+// transaction pooling) against the service on PostgreSQL directly.
 // --only runs the scenarios whose names contain the text given.
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -26,7 +28,7 @@ import * as Redacted from "effect/Redacted"
 import * as SqlClient from "effect/sql/SqlClient"
 import { SignJWT } from "jose"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { readFileSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import * as http from "node:http"
 import * as net from "node:net"
 import { cpus, tmpdir, totalmem } from "node:os"
@@ -44,6 +46,7 @@ const { values: options } = parseArgs({
     connections: { type: "string", default: "32" },
     floor: { type: "boolean", default: false },
     telemetry: { type: "boolean", default: false },
+    pgbouncer: { type: "boolean", default: false },
     against: { type: "string" },
     rounds: { type: "string", default: "1" },
     only: { type: "string" }
@@ -282,6 +285,19 @@ if (options.floor) {
     results: []
   })
 }
+// What runs beside the servers for some pairs, stopped with them.
+const helpers: Array<() => unknown> = []
+if (options.pgbouncer) {
+  const { startPgbouncer } = await import("../test/support/Cluster.ts")
+  const pgbouncer = await startPgbouncer(databaseUrl, mkdtempSync(join(tmpdir(), "task-api-bench-pgbouncer-")))
+  helpers.push(pgbouncer.stop)
+  pairs.push({
+    title: "service through PgBouncer (transaction pooling) / service on PostgreSQL directly",
+    subject: await start("service via PgBouncer", [...nodeFlags, "dist/start.js"], { DATABASE_URL: pgbouncer.url }),
+    baseline: pairs[0]!.subject,
+    results: []
+  })
+}
 if (options.telemetry) {
   // An OTLP collector that takes everything at once, in a process of its own
   // (wrk runs synchronously in this one).
@@ -359,6 +375,7 @@ for (const scenario of scenarios) {
 }
 
 for (const server of servers) server.child.kill("SIGTERM")
+await Promise.all(helpers.map((stop) => stop()))
 
 // ---- the report ---------------------------------------------------------------
 

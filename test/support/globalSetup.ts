@@ -7,7 +7,8 @@ const needed: ReadonlyArray<readonly [command: string, pkg: string]> = [
   ["promtool", "prometheus"],
   ["prometheus", "prometheus"],
   ["haproxy", "haproxy"],
-  ["pgbouncer", "pgbouncer"]
+  ["pgbouncer", "pgbouncer"],
+  ["redis-server", "redis-server"]
 ]
 
 const missing = () =>
