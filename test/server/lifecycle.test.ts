@@ -5,9 +5,10 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { defaultUser, testAuthEnv, tokenFor, withToken } from "../support/Auth.ts"
+import { testAuthEnv, withToken } from "../support/Auth.ts"
 import { freePort, startServer } from "../support/ServerProcess.ts"
 import { expectProblem } from "../support/Http.ts"
+import { startSlowPost } from "../support/SlowRequest.ts"
 import { createTestDatabase, type TestDatabase } from "../support/TestDatabase.ts"
 import { waitFor } from "../support/Wait.ts"
 
@@ -16,27 +17,6 @@ beforeAll(async () => {
   database = await createTestDatabase()
 })
 afterAll(() => database.drop())
-
-/** Sends a POST whose body arrives only when `finish` is called: a request in flight. */
-const startSlowPost = (url: string, body: string, options: { readonly keepAlive?: boolean } = {}) => {
-  const { hostname, port } = new URL(url)
-  const socket = net.connect(Number(port), hostname)
-  let response = ""
-  socket.setEncoding("utf8")
-  socket.on("data", (chunk: string) => (response += chunk))
-  const closed = new Promise<string>((resolve) => socket.on("close", () => resolve(response)))
-  const connected = new Promise<void>((resolve) => socket.once("connect", () => resolve()))
-  return connected.then(() => {
-    socket.write(
-      `POST /tasks HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n` +
-        `Authorization: Bearer ${tokenFor(defaultUser)}\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n${options.keepAlive ? "" : "Connection: close\r\n"}\r\n` +
-        body.slice(0, 5)
-    )
-    // `write`, not `end`: a half-closed socket reads as a client that went away.
-    return { finish: () => socket.write(body.slice(5)), closed }
-  })
-}
 
 describe("graceful shutdown", () => {
   it("on SIGTERM refuses new connections, finishes the request in flight, then exits 0", async () => {
