@@ -288,7 +288,7 @@ if (options.floor) {
 // What runs beside the servers for some pairs, stopped with them.
 const helpers: Array<() => unknown> = []
 if (options.pgbouncer) {
-  const { startPgbouncer } = await import("../test/support/Cluster.ts")
+  const { startPgbouncer } = await import("../test/support/Pgbouncer.ts")
   const pgbouncer = await startPgbouncer(databaseUrl, mkdtempSync(join(tmpdir(), "task-api-bench-pgbouncer-")))
   helpers.push(pgbouncer.stop)
   pairs.push({

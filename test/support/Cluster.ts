@@ -1,141 +1,15 @@
-import { type ChildProcess, spawn } from "node:child_process"
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { chmodSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { testSecret } from "./Auth.ts"
-import { isReachable } from "./Reachable.ts"
+import { own, startDaemon, terminate } from "./Daemon.ts"
+import { startPgbouncer } from "./Pgbouncer.ts"
 import { freePort, type ServerProcess, startServer } from "./ServerProcess.ts"
 import { adminUrl, createTestDatabase, type TestDatabase, testDatabaseKind } from "./TestDatabase.ts"
 import { waitFor } from "./Wait.ts"
 
 const deploy = fileURLToPath(new URL("../../deploy/", import.meta.url))
-
-// Whatever ends this process (a failed hook, an interrupted run), none of
-// the daemons below may outlive it and hold their ports. A signal is raised
-// again once they are gone, so that it still ends the process as before.
-const children = new Set<ChildProcess>()
-const killChildren = () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
-}
-process.once("exit", killChildren)
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  process.once(signal, () => {
-    killChildren()
-    process.kill(process.pid, signal)
-  })
-}
-const own = (child: ChildProcess) => {
-  children.add(child)
-  child.once("exit", () => children.delete(child))
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Sends `signal`, and SIGKILL if the process is still there after `graceMs`. */
-const terminate = async (child: ChildProcess, exited: Promise<unknown>, signal: NodeJS.Signals, graceMs: number) => {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  child.kill(signal)
-  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs)
-  await exited
-  clearTimeout(timer)
-}
-
-interface Daemon {
-  readonly output: Array<string>
-  readonly stop: () => Promise<void>
-}
-
-/** Runs `command` in the foreground and resolves once it accepts connections on `port`. */
-const startDaemon = async (
-  command: string,
-  args: ReadonlyArray<string>,
-  port: number,
-  options: { readonly env?: Record<string, string>; readonly cwd?: string; readonly debianPackage: string }
-): Promise<Daemon> => {
-  const child = spawn(command, args, {
-    cwd: options.cwd,
-    env: { PATH: process.env.PATH ?? "", ...options.env },
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  own(child)
-  const output: Array<string> = []
-  for (const stream of [child.stdout, child.stderr]) {
-    stream.setEncoding("utf8")
-    let buffered = ""
-    stream.on("data", (chunk: string) => {
-      buffered += chunk
-      const lines = buffered.split("\n")
-      buffered = lines.pop()!
-      output.push(...lines)
-    })
-  }
-  let failure: Error | undefined
-  child.once("error", (error: NodeJS.ErrnoException) => {
-    failure = error.code === "ENOENT"
-      ? new Error(`${command} is not installed (Debian: apt-get install ${options.debianPackage})`)
-      : error
-  })
-  const exited = new Promise<void>((resolve) => child.once("close", () => resolve()))
-  const stop = () => terminate(child, exited, "SIGTERM", 5_000)
-  const deadline = Date.now() + 10_000
-  while (!(await isReachable("127.0.0.1", port))) {
-    if (failure !== undefined) throw failure
-    if (child.exitCode !== null) {
-      await exited
-      throw new Error(`${command} exited with ${child.exitCode}:\n${output.join("\n")}`)
-    }
-    if (Date.now() > deadline) {
-      await stop()
-      throw new Error(`${command} did not listen on ${port} within 10 s:\n${output.join("\n")}`)
-    }
-    await sleep(50)
-  }
-  return { output, stop }
-}
-
-/**
- * PgBouncer with deploy/pgbouncer/pgbouncer.ini, included unchanged from the
- * wrapper its header comment describes, in front of `database`. Its log goes
- * to stderr, which the daemon collects, so that PgBouncer (as `nobody` when
- * run by root) needs to write nowhere.
- */
-export const startPgbouncer = async (databaseUrl: string, scratch: string) => {
-  const target = new URL(databaseUrl)
-  const user = decodeURIComponent(target.username || "postgres")
-  const password = decodeURIComponent(target.password)
-  const port = await freePort()
-  writeFileSync(join(scratch, "userlist.txt"), `"${user}" "${password}"\n`, { mode: 0o644 })
-  writeFileSync(
-    join(scratch, "pgbouncer.ini"),
-    [
-      `%include ${join(deploy, "pgbouncer", "pgbouncer.ini")}`,
-      "listen_addr = 127.0.0.1",
-      `listen_port = ${port}`,
-      // Clients get in unchecked (on 127.0.0.1 only); PgBouncer's own login to
-      // PostgreSQL takes the password from the auth file, if the URL has one.
-      "auth_type = trust",
-      `auth_file = ${join(scratch, "userlist.txt")}`,
-      "unix_socket_dir =",
-      "logfile =",
-      "pidfile =",
-      "[databases]",
-      `tasks = host=${target.hostname} port=${target.port || "5432"} dbname=${target.pathname.slice(1)}`
-    ].join("\n") + "\n",
-    { mode: 0o644 }
-  )
-  const asRoot = process.getuid?.() === 0
-  const daemon = await startDaemon(
-    "pgbouncer",
-    [...(asRoot ? ["-u", "nobody"] : []), join(scratch, "pgbouncer.ini")],
-    port,
-    { debianPackage: "pgbouncer" }
-  )
-  const url = new URL(`postgres://127.0.0.1:${port}/tasks`)
-  url.username = target.username
-  url.password = target.password
-  return { ...daemon, url: url.href }
-}
 
 /** A server's status on HAProxy's stats page: UP, DOWN, or on the way, such as "UP 1/2". */
 export type BalancerState = string

@@ -1,3 +1,6 @@
+import { chmodSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Layer from "effect/Layer"
 import * as HttpRouter from "effect/http/HttpRouter"
@@ -8,6 +11,7 @@ import * as HttpApp from "../../src/server/http/HttpApp.ts"
 import { PageCursor } from "../../src/server/tasks/PageCursor.ts"
 import { TaskRepo } from "../../src/server/tasks/TaskRepo.ts"
 import { testAuthEnv, withToken } from "./Auth.ts"
+import { startPgbouncer } from "./Pgbouncer.ts"
 import { startServer, type ServerProcess } from "./ServerProcess.ts"
 import { createTestDatabase } from "./TestDatabase.ts"
 
@@ -111,17 +115,43 @@ export interface ServerTarget extends Target {
   readonly server: ServerProcess
 }
 
-export const serverTarget = async (env: Record<string, string> = {}): Promise<ServerTarget> => {
+/**
+ * The built server on a database of its own, reached directly or, with
+ * `pooler`, through PgBouncer (deploy/pgbouncer) in that pooling mode.
+ */
+export const serverTarget = async (
+  env: Record<string, string> = {},
+  options: { readonly pooler?: "transaction" | "session" } = {}
+): Promise<ServerTarget> => {
   const database = await createTestDatabase()
-  const server = await startServer({ ...database.serviceEnv, ...env })
-  return {
-    server,
-    // Concatenated, not resolved: a path such as "//x" must reach the server as sent.
-    ...asUsers((path, init) => fetch(server.url + path, init)),
-    reset: async () => void await database.query("TRUNCATE tasks"),
-    close: async () => {
-      await server.stop()
-      await database.drop()
+  const closers: Array<() => Promise<void> | void> = [() => database.drop()]
+  const close = async () => {
+    for (const closer of closers.splice(0).reverse()) await closer()
+  }
+  try {
+    let databaseUrl = database.url
+    if (options.pooler !== undefined) {
+      // Readable by anyone: as root, PgBouncer drops to `nobody`.
+      const scratch = mkdtempSync(join(tmpdir(), "task-api-pgbouncer-"))
+      chmodSync(scratch, 0o755)
+      closers.push(() => rmSync(scratch, { recursive: true, force: true }))
+      // Round robin: a statement that depends on landing on the connection
+      // that prepared it fails at once, not only under load.
+      const pgbouncer = await startPgbouncer(database.url, scratch, { poolMode: options.pooler, roundRobin: true })
+      closers.push(pgbouncer.stop)
+      databaseUrl = pgbouncer.url
     }
+    const server = await startServer({ ...database.serviceEnv, DATABASE_URL: databaseUrl, ...env })
+    closers.push(async () => void await server.stop())
+    return {
+      server,
+      // Concatenated, not resolved: a path such as "//x" must reach the server as sent.
+      ...asUsers((path, init) => fetch(server.url + path, init)),
+      reset: async () => void await database.query("TRUNCATE tasks"),
+      close
+    }
+  } catch (error) {
+    await close().catch(() => {})
+    throw error
   }
 }
