@@ -28,7 +28,7 @@ import * as Redacted from "effect/Redacted"
 import * as SqlClient from "effect/sql/SqlClient"
 import { SignJWT } from "jose"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import * as http from "node:http"
 import * as net from "node:net"
 import { cpus, tmpdir, totalmem } from "node:os"
@@ -289,7 +289,7 @@ if (options.floor) {
 const helpers: Array<() => unknown> = []
 if (options.pgbouncer) {
   const { startPgbouncer } = await import("../test/support/Pgbouncer.ts")
-  const pgbouncer = await startPgbouncer(databaseUrl, mkdtempSync(join(tmpdir(), "task-api-bench-pgbouncer-")))
+  const pgbouncer = await startPgbouncer(databaseUrl)
   helpers.push(pgbouncer.stop)
   pairs.push({
     title: "service through PgBouncer (transaction pooling) / service on PostgreSQL directly",

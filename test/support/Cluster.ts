@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -91,9 +91,8 @@ export const startCluster = async (instanceEnv: Record<string, string> = {}): Pr
     if (errors.length > 0) throw new AggregateError(errors, "Stopping the cluster failed")
   }
   try {
-    // Readable by anyone: as root, PgBouncer drops to `nobody`.
+    // Redis's working directory, though it saves nothing.
     const scratch = mkdtempSync(join(tmpdir(), "task-api-cluster-"))
-    chmodSync(scratch, 0o755)
     closers.push(async () => rmSync(scratch, { recursive: true, force: true }))
 
     const database = await createTestDatabase()
@@ -108,7 +107,7 @@ export const startCluster = async (instanceEnv: Record<string, string> = {}): Pr
     )
     closers.push(redis.stop)
 
-    const pgbouncer = await startPgbouncer(database.url, scratch)
+    const pgbouncer = await startPgbouncer(database.url)
     closers.push(pgbouncer.stop)
 
     const env: Record<string, string> = {

@@ -1,4 +1,5 @@
-import { writeFileSync } from "node:fs"
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { startDaemon } from "./Daemon.ts"
@@ -11,11 +12,11 @@ const deploy = fileURLToPath(new URL("../../deploy/", import.meta.url))
  * wrapper its header comment describes, in front of `database`, in the
  * file's transaction pooling or in `poolMode`. Its log goes to stderr, which
  * the daemon collects, so that PgBouncer (as `nobody` when run by root)
- * needs to write nowhere. `scratch` must be readable by anyone.
+ * needs to write nowhere; its two files go in a directory of its own, gone
+ * when it stops.
  */
 export const startPgbouncer = async (
   databaseUrl: string,
-  scratch: string,
   options: {
     readonly poolMode?: "transaction" | "session"
     /** Each transaction on the next server connection, not the last one freed: what a busy pooler does anyway. */
@@ -26,6 +27,10 @@ export const startPgbouncer = async (
   const user = decodeURIComponent(target.username || "postgres")
   const password = decodeURIComponent(target.password)
   const port = await freePort()
+  // Readable by anyone: as root, PgBouncer drops to `nobody`.
+  const scratch = mkdtempSync(join(tmpdir(), "task-api-pgbouncer-"))
+  chmodSync(scratch, 0o755)
+  const removeScratch = () => rmSync(scratch, { recursive: true, force: true })
   writeFileSync(join(scratch, "userlist.txt"), `"${user}" "${password}"\n`, { mode: 0o644 })
   writeFileSync(
     join(scratch, "pgbouncer.ini"),
@@ -53,10 +58,20 @@ export const startPgbouncer = async (
     [...(asRoot ? ["-u", "nobody"] : []), join(scratch, "pgbouncer.ini")],
     port,
     { debianPackage: "pgbouncer" }
-  )
+  ).catch((error: unknown) => {
+    removeScratch()
+    throw error
+  })
   const url = new URL(`postgres://127.0.0.1:${port}/tasks`)
   url.username = target.username
   url.password = target.password
-  return { ...daemon, url: url.href }
+  return {
+    ...daemon,
+    url: url.href,
+    stop: async () => {
+      await daemon.stop()
+      removeScratch()
+    }
+  }
 }
 

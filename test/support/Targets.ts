@@ -1,6 +1,3 @@
-import { chmodSync, mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Layer from "effect/Layer"
 import * as HttpRouter from "effect/http/HttpRouter"
@@ -131,13 +128,9 @@ export const serverTarget = async (
   try {
     let databaseUrl = database.url
     if (options.pooler !== undefined) {
-      // Readable by anyone: as root, PgBouncer drops to `nobody`.
-      const scratch = mkdtempSync(join(tmpdir(), "task-api-pgbouncer-"))
-      chmodSync(scratch, 0o755)
-      closers.push(() => rmSync(scratch, { recursive: true, force: true }))
       // Round robin: a statement that depends on landing on the connection
       // that prepared it fails at once, not only under load.
-      const pgbouncer = await startPgbouncer(database.url, scratch, { poolMode: options.pooler, roundRobin: true })
+      const pgbouncer = await startPgbouncer(database.url, { poolMode: options.pooler, roundRobin: true })
       closers.push(pgbouncer.stop)
       databaseUrl = pgbouncer.url
     }
