@@ -1,12 +1,12 @@
-import { spawn, spawnSync } from "node:child_process"
-import { chmodSync, copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { spawnSync } from "node:child_process"
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
 import { afterAll, describe, expect, it } from "vitest"
 import { isReachable } from "../support/Reachable.ts"
-import { freePort } from "../support/ServerProcess.ts"
+import { startPgbouncer } from "../support/Pgbouncer.ts"
 import { adminUrl } from "../support/TestDatabase.ts"
 
 const deploy = fileURLToPath(new URL("../../deploy", import.meta.url))
@@ -65,47 +65,14 @@ const database = new URL(adminUrl)
 const trusted = database.password === "" && await isReachable(database.hostname, Number(database.port || 5432))
 
 describe("deploy/pgbouncer/pgbouncer.ini", () => {
-  // The wrapper its first comment describes, against the test PostgreSQL.
+  // The wrapper its first comment describes (test/support/Pgbouncer.ts), against the test PostgreSQL.
   it.skipIf(!hasPgbouncer || !trusted)("serves queries, in transaction mode, when included from a wrapper", async () => {
-    const directory = mkdtempSync(join(tmpdir(), "pgbouncer-"))
-    scratch.push(directory)
-    chmodSync(directory, 0o755)
-    const port = await freePort()
-    const user = decodeURIComponent(database.username || "postgres")
-    copyFileSync(join(deploy, "pgbouncer", "pgbouncer.ini"), join(directory, "pgbouncer.ini"))
-    writeFileSync(join(directory, "userlist.txt"), `"${user}" ""\n`)
-    writeFileSync(
-      join(directory, "wrapper.ini"),
-      [
-        `%include ${join(directory, "pgbouncer.ini")}`,
-        "listen_addr = 127.0.0.1",
-        `listen_port = ${port}`,
-        "auth_type = trust",
-        `auth_file = ${join(directory, "userlist.txt")}`,
-        "unix_socket_dir =",
-        `admin_users = ${user}`,
-        "[databases]",
-        `tasks = host=${database.hostname} port=${database.port || 5432} dbname=${database.pathname.slice(1) || "postgres"}`
-      ].join("\n") + "\n"
-    )
-    for (const file of ["pgbouncer.ini", "userlist.txt", "wrapper.ini"]) chmodSync(join(directory, file), 0o644)
-    // As root PgBouncer refuses to run, so it drops to `nobody`.
-    const asRoot = process.getuid?.() === 0
-    const child = spawn("pgbouncer", [...(asRoot ? ["-u", "nobody"] : []), join(directory, "wrapper.ini")], {
-      stdio: ["ignore", "ignore", "pipe"]
-    })
-    let log = ""
-    child.stderr.on("data", (chunk: Buffer) => (log += String(chunk)))
-    const exited = new Promise((resolve) => child.once("exit", resolve))
+    const pgbouncer = await startPgbouncer(adminUrl)
     try {
-      const deadline = Date.now() + 5_000
-      while (!(await isReachable("127.0.0.1", port))) {
-        expect(child.exitCode, `PgBouncer exited: ${log}`).toBeNull()
-        expect(Date.now(), "PgBouncer listens within 5 s").toBeLessThan(deadline)
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
       const query = async (databaseName: string, statement: string) => {
-        const client = new pg.Client({ host: "127.0.0.1", port, user, database: databaseName })
+        const url = new URL(pgbouncer.url)
+        url.pathname = `/${databaseName}`
+        const client = new pg.Client({ connectionString: url.href })
         await client.connect()
         try {
           return (await client.query<Record<string, unknown>>(statement)).rows
@@ -117,8 +84,7 @@ describe("deploy/pgbouncer/pgbouncer.ini", () => {
       const config = await query("pgbouncer", "SHOW CONFIG")
       expect(config.find((row) => row.key === "pool_mode")?.value).toBe("transaction")
     } finally {
-      child.kill("SIGTERM")
-      await exited
+      await pgbouncer.stop()
     }
   })
 })

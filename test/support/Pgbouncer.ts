@@ -45,6 +45,8 @@ export const startPgbouncer = async (
       "unix_socket_dir =",
       "logfile =",
       "pidfile =",
+      // The same user may read PgBouncer's own console (SHOW CONFIG).
+      `admin_users = ${user}`,
       ...(options.poolMode === undefined ? [] : [`pool_mode = ${options.poolMode}`]),
       ...(options.roundRobin ? ["server_round_robin = 1"] : []),
       "[databases]",
