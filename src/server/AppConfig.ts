@@ -8,6 +8,8 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as Result from "effect/Result"
+import { parseTrustedProxies } from "./http/ClientAddress.ts"
 import { telemetryConfig } from "./observability/TelemetryConfig.ts"
 
 const optional = <A>(config: Config.Config<A>) => config.pipe(Config.option, Config.map(Option.getOrUndefined))
@@ -52,6 +54,17 @@ const appConfig = Config.all({
   corsOrigins: Config.Array(Schema.String, "CORS_ORIGINS").pipe(
     Config.map((origins) => origins.map((origin) => origin.trim()).filter((origin) => origin.length > 0)),
     Config.withDefault([])
+  ),
+  // Proxies whose X-Forwarded-For (or Forwarded) names the client; unset, the TCP peer is the client.
+  trustProxy: Config.schema(
+    Schema.String.check(Schema.makeFilter((setting: string) => Result.match(parseTrustedProxies(setting), {
+      onFailure: (problem) => problem,
+      onSuccess: () => true
+    }))),
+    "TRUST_PROXY"
+  ).pipe(Config.map((setting) => Result.getOrThrow(parseTrustedProxies(setting))), Config.withDefault([])),
+  trustProxyHeader: Config.Literals(["x-forwarded-for", "forwarded"], "TRUST_PROXY_HEADER").pipe(
+    Config.withDefault("x-forwarded-for")
   ),
   apiDocs: Config.Boolean("API_DOCS").pipe(Config.withDefault(true)),
   // GET /metrics (Prometheus): on the main port, or on METRICS_PORT alone, or (false) nowhere.

@@ -640,6 +640,56 @@ export const taskApiContract = (name: string, makeTarget: () => Promise<Target>)
       })
     })
 
+    describe("caching", () => {
+      const cacheControl = (response: Response) => response.headers.get("cache-control")
+      const varies = (response: Response) =>
+        (response.headers.get("vary") ?? "").split(",").map((name) => name.trim().toLowerCase())
+
+      it("keeps shared caches out of every task answer, errors included, and says it varies by token", async () => {
+        const task = await createTask(target)
+        const etag = (await target.fetch(`/tasks/${task.id}`)).headers.get("etag")!
+        const answers: Array<[string, Response]> = [
+          ["create", await send(target, "POST", "/tasks", { title: "Another" })],
+          ["list", await target.fetch("/tasks")],
+          ["read", await target.fetch(`/tasks/${task.id}`)],
+          ["revalidation", await target.fetch(`/tasks/${task.id}`, { headers: { "if-none-match": etag } })],
+          ["update", await send(target, "PATCH", `/tasks/${task.id}`, { status: "completed" })],
+          ["bad input", await target.fetch("/tasks?limit=0")],
+          ["missing", await target.fetch(`/tasks/${missingId}`)],
+          ["no token", await target.fetchAs(undefined, "/tasks")],
+          ["wrong method", await target.fetch("/tasks", { method: "PUT" })],
+          ["delete", await target.fetch(`/tasks/${task.id}`, { method: "DELETE" })]
+        ]
+        for (const [kind, response] of answers) {
+          expect(cacheControl(response), kind).toBe("private, no-cache")
+          expect(varies(response), kind).toContain("authorization")
+        }
+        expect(answers.find(([kind]) => kind === "revalidation")![1].status).toBe(304)
+      })
+
+      it("lets a client that kept a task revalidate it with its ETag", async () => {
+        const task = await createTask(target)
+        const first = await target.fetch(`/tasks/${task.id}`)
+        expect(cacheControl(first)).not.toContain("no-store")
+        const again = await target.fetch(`/tasks/${task.id}`, { headers: { "if-none-match": first.headers.get("etag")! } })
+        expect(again.status).toBe(304)
+        expect(again.headers.get("etag")).toBe(first.headers.get("etag"))
+      })
+
+      it("never stores probes or what it does not recognise, and lets anyone keep the API's description briefly", async () => {
+        for (const path of ["/health", "/ready", "/metrics", "/nope", "/tasksx"]) {
+          expect(cacheControl(await target.fetch(path)), path).toBe("no-store")
+        }
+        for (const path of ["/openapi.json", "/docs"]) {
+          const response = await target.fetch(path)
+          expect(response.status).toBe(200)
+          expect(cacheControl(response), path).toBe("public, max-age=300")
+          expect(varies(response), path).not.toContain("authorization")
+        }
+        expect(cacheControl(await target.fetch("/docs", { method: "PUT" }))).toBe("no-store")
+      })
+    })
+
     describe("system endpoints", () => {
       it("reports health and readiness", async () => {
         for (const path of ["/health", "/ready"]) {

@@ -143,6 +143,7 @@ describe("METRICS and METRICS_PORT", () => {
       await expectProblem(await fetch(`${server.url}/metrics`), 404)
       const scraped = await fetch(`http://127.0.0.1:${metricsPort}/metrics`)
       expect(scraped.status).toBe(200)
+      expect(scraped.headers.get("cache-control")).toBe("no-store")
       const samples = parseExposition(await scraped.text())
       // The test's own start-up polls /health too.
       expect(sampleValue(samples, "http_server_request_duration_seconds_count", { http_route: "/health" })).toBeGreaterThan(0)

@@ -112,6 +112,7 @@ describe("logging and configuration", () => {
       path: "/tasks/not-a-uuid",
       status: 400,
       duration_ms: expect.any(Number),
+      client_address: "127.0.0.1",
       request_id: response.headers.get("x-request-id")
     })
     const started = lines.find((line) => line.message.startsWith("Using PostgreSQL at"))

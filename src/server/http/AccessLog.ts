@@ -6,8 +6,15 @@ import { otlpLogRecord } from "../observability/Logging.ts"
 import type { Correlation } from "../observability/RequestIds.ts"
 import { LogExport } from "../observability/Telemetry.ts"
 
-/** Logs one answered request: method, path, status and latency, and which request (and trace) it was. */
-export type Line = (method: string, path: string, status: number, ms: number, correlation: Partial<Correlation>) => void
+/** Logs one answered request: method, path, status, latency, the client's address, and which request (and trace) it was. */
+export type Line = (
+  method: string,
+  path: string,
+  status: number,
+  ms: number,
+  client: string | undefined,
+  correlation: Partial<Correlation>
+) => void
 
 const flushEveryMs = 10
 
@@ -34,7 +41,7 @@ const jsonLines = Effect.acquireRelease(
     timer.unref()
     let second = -1
     let secondIso = ""
-    const line: Line = (method, path, status, ms, { request_id, span_id, trace_id }) => {
+    const line: Line = (method, path, status, ms, client, { request_id, span_id, trace_id }) => {
       const now = Date.now()
       if (Math.floor(now / 1000) !== second) {
         second = Math.floor(now / 1000)
@@ -45,6 +52,7 @@ const jsonLines = Effect.acquireRelease(
         `{"timestamp":"${secondIso}${millis}Z","level":"INFO",` +
           `"message":${JSON.stringify(`${method} ${path} ${status} ${ms}ms`)},` +
           `"method":${JSON.stringify(method)},"path":${JSON.stringify(path)},"status":${status},"duration_ms":${ms}` +
+          (client === undefined ? "" : `,"client_address":${JSON.stringify(client)}`) +
           (request_id === undefined ? "" : `,"request_id":${JSON.stringify(request_id)}`) +
           (trace_id === undefined ? "" : `,"trace_id":"${trace_id}","span_id":"${span_id}"`) +
           "}"
@@ -56,19 +64,27 @@ const jsonLines = Effect.acquireRelease(
 ).pipe(Effect.map(({ line }) => line))
 
 // On a terminal, performance matters less than reading: Effect's pretty logger.
-const prettyLines = Effect.map(Effect.context<never>(), (context): Line => (method, path, status, ms, { request_id }) =>
-  Effect.runForkWith(context)(Effect.logInfo(`${method} ${path} ${status} ${ms}ms ${request_id ?? ""}`.trimEnd())))
+const prettyLines = Effect.map(Effect.context<never>(), (context): Line => (method, path, status, ms, client, { request_id }) =>
+  Effect.runForkWith(context)(
+    Effect.logInfo([method, path, status, `${ms}ms`, client, request_id].filter((part) => part !== undefined).join(" "))
+  ))
 
 /** The same line, also over OTLP, when OTEL_LOGS_EXPORTER=otlp. */
 const alsoExported = (line: Line | undefined, push: ((record: ReturnType<typeof otlpLogRecord>) => void) | undefined) =>
-  line === undefined || push === undefined ? line : ((method, path, status, ms, correlation) => {
-    line(method, path, status, ms, correlation)
+  line === undefined || push === undefined ? line : ((method, path, status, ms, client, correlation) => {
+    line(method, path, status, ms, client, correlation)
     push(otlpLogRecord({
       level: "Info",
       message: `${method} ${path} ${status} ${ms}ms`,
       date: new Date(),
       correlation,
-      attributes: { "http.request.method": method, "url.path": path, "http.response.status_code": status, duration_ms: ms }
+      attributes: {
+        "http.request.method": method,
+        "url.path": path,
+        "http.response.status_code": status,
+        duration_ms: ms,
+        ...(client === undefined ? {} : { "client.address": client })
+      }
     }))
   }) satisfies Line
 

@@ -33,7 +33,8 @@ export const docsPath = "/docs" as const
  * sets them up. It needs a TaskRepo and a PageCursor: main provides the
  * PostgreSQL ones, tests the in-memory ones.
  */
-export const routes = Layer.unwrap(Effect.map(AppConfig, ({ apiDocs, corsOrigins, metrics, metricsPort }) => {
+export const routes = Layer.unwrap(Effect.map(AppConfig, (config) => {
+  const { apiDocs, corsOrigins, metrics, metricsPort } = config
   const metricsHere = metrics && metricsPort === undefined
   return Layer.mergeAll(
     HttpApiBuilder.layer(Api, apiDocs ? { openapiPath } : {}).pipe(
@@ -45,6 +46,10 @@ export const routes = Layer.unwrap(Effect.map(AppConfig, ({ apiDocs, corsOrigins
     MethodNotAllowed.layer(Api, [...(apiDocs ? [openapiPath, docsPath] : []), ...(metricsHere ? [metricsPath] : [])]),
     corsOrigins.length > 0 ? Cors.layer(corsOrigins) : Layer.empty,
     // The one global middleware: it wraps every route, the 404 of none too.
-    HttpEdge.layer(docsPath)
+    HttpEdge.layer({
+      paths: { docs: docsPath, openapi: openapiPath },
+      trustedProxies: config.trustProxy,
+      forwardedHeader: config.trustProxyHeader
+    })
   )
 }))

@@ -6,6 +6,8 @@ import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import type * as IpNetwork from "effect/net/IpNetwork"
+import * as Option from "effect/Option"
 import type * as Types from "effect/Types"
 import { maxBodyBytes } from "../../api/JsonBody.ts"
 import { methodLabel, recordRequest, requestEnded, requestStarted, unmatchedRoute } from "../observability/Metrics.ts"
@@ -15,7 +17,8 @@ import { RequestTelemetry } from "../observability/Telemetry.ts"
 import { randomHex } from "../observability/Tracing.ts"
 import { AccessLog } from "./AccessLog.ts"
 import { answerFailure, toProblem, withInstance } from "./ProblemResponses.ts"
-import { securityHeaders } from "./SecurityHeaders.ts"
+import { answerHeaders, type AnswerHeaderPaths } from "./AnswerHeaders.ts"
+import { type ForwardedHeader, trustedProxyMiddleware } from "./ClientAddress.ts"
 
 const maxBodySize = ByteSize.bytes(maxBodyBytes)
 
@@ -38,13 +41,21 @@ const withRetryAfter = (response: HttpServerResponse.HttpServerResponse) =>
  * per PATCH (callgrind, 1000 requests after 2000 of warm-up). Metrics and
  * tracing are decided once, here, so a service without them pays nothing.
  */
-export const layer = (docsPath: string) =>
+export const layer = (options: {
+  readonly paths: AnswerHeaderPaths
+  readonly trustedProxies: ReadonlyArray<IpNetwork.IpNetwork>
+  readonly forwardedHeader: ForwardedHeader
+}) =>
   HttpRouter.middleware(
     Effect.gen(function*() {
       const line = yield* AccessLog
       const { beginRequest, metrics } = yield* RequestTelemetry
-      const headersFor = securityHeaders(docsPath)
-      return (httpEffect) =>
+      const headersFor = answerHeaders(options.paths)
+      // Behind trusted proxies, the request the edge sees names the client, not the proxy.
+      const throughProxies = options.trustedProxies.length === 0
+        ? undefined
+        : trustedProxyMiddleware(options.trustedProxies, options.forwardedHeader)
+      const edge = (httpEffect: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, HttpServerRequest.HttpServerRequest>) =>
         Effect.withFiber((fiber) => {
           const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
           const started = performance.now()
@@ -60,8 +71,9 @@ export const layer = (docsPath: string) =>
             // The router's match is still in the fiber's context until the request ends.
             const path = Context.getOrUndefined(fiber.context, HttpRouter.RouteContext)?.route.path
             const route = path === undefined ? undefined : routeTemplate(path)
+            const urlPath = request.url.split("?")[0]!
             let answered = withRetryAfter(
-              HttpServerResponse.setHeaders(toProblem(response, request), headersFor(request.url))
+              HttpServerResponse.setHeaders(toProblem(response, request), headersFor(urlPath, response.status))
             )
             answered = HttpServerResponse.setHeader(answered, requestIdHeader, requestId)
             if (answered.status >= 500) answered = withInstance(answered, instanceOf(requestId))
@@ -73,7 +85,7 @@ export const layer = (docsPath: string) =>
             if (trace?.span !== undefined) endServerSpan(trace.span, request, answered, route, clock)
             if (line !== undefined) {
               const ms = Math.round(elapsed * 100) / 100
-              line(request.method, request.url.split("?")[0]!, answered.status, ms, correlation)
+              line(request.method, urlPath, answered.status, ms, Option.getOrUndefined(request.remoteAddress), correlation)
             }
             return answered
           }
@@ -89,9 +101,15 @@ export const layer = (docsPath: string) =>
             HttpIncomingMessage.MaxBodySize,
             maxBodySize
           )
-          // Every failure is answered here; the cast only restores the router's
-          // marker type for errors that middleware may leave to the next one.
-        }) as Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled, HttpServerRequest.HttpServerRequest>
+        })
+      // Every failure is answered here; the cast only restores the router's
+      // marker type for errors that middleware may leave to the next one.
+      return (httpEffect) =>
+        (throughProxies === undefined ? edge(httpEffect) : throughProxies(edge(httpEffect))) as Effect.Effect<
+          HttpServerResponse.HttpServerResponse,
+          Types.unhandled,
+          HttpServerRequest.HttpServerRequest
+        >
     }),
     { global: true }
   )

@@ -8,8 +8,11 @@ import { problemContentType, problemDocument } from "./ProblemResponses.ts"
 
 export const metricsPath = "/metrics" as const
 
+// A scrape describes this instance at this moment: never stored by a cache.
+const neverStored = { "cache-control": "no-store" }
+
 const refuse = (response: ServerResponse, status: number, detail: string, headers: Record<string, string> = {}) =>
-  response.writeHead(status, { ...headers, "content-type": problemContentType }).end(
+  response.writeHead(status, { ...headers, ...neverStored, "content-type": problemContentType }).end(
     JSON.stringify(problemDocument(status, detail))
   )
 
@@ -33,7 +36,7 @@ export const serveOnPort = (host: string, port: number) =>
         } else if (request.method !== "GET" && request.method !== "HEAD") {
           refuse(response, 405, `${metricsPath} accepts only GET, HEAD.`, { allow: "GET, HEAD" })
         } else {
-          response.writeHead(200, { "content-type": prometheusContentType }).end(prometheusExposition())
+          response.writeHead(200, { ...neverStored, "content-type": prometheusContentType }).end(prometheusExposition())
         }
       })
       server.once("error", (error) => resume(Effect.fail(new Error(`METRICS_PORT ${port}: ${error.message}`))))
