@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto"
+import * as http from "node:http"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { bearer } from "../support/Auth.ts"
 import { type Cluster, type Stopped, startCluster } from "../support/Cluster.ts"
@@ -503,6 +504,33 @@ describe("three instances behind HAProxy, on PgBouncer and Redis", () => {
     // Each instance answered within the one budget, and refused once it was spent.
     for (const { name } of cluster.instances) {
       expect(servers[name]).toMatchObject({ "2xx": expect.any(Number), "4xx": expect.any(Number) })
+    }
+  })
+
+  it("gives each client behind the balancer a bucket of its own, and believes no X-Forwarded-For sent past it", async () => {
+    // Clients on other loopback addresses, as other machines would be; bad tokens, so buckets are by address.
+    const badToken = { authorization: "Bearer not-a-token" }
+    const from = (url: string, localAddress: string, headers: Record<string, string> = {}) =>
+      new Promise<number>((resolve, reject) => {
+        http.get(`${url}/tasks`, { localAddress, agent: false, headers: { ...badToken, ...headers } }, (response) => {
+          response.resume()
+          response.on("end", () => resolve(response.statusCode!))
+        }).on("error", reject)
+      })
+    const statuses: Array<number> = []
+    const sender = async () => {
+      while (statuses.length < rateLimit + 1) statuses.push(await from(cluster.url, "127.0.0.2"))
+    }
+    await Promise.all(Array.from({ length: 8 }, sender))
+    const counts = tally(statuses)
+    console.log(`clients behind the balancer: 127.0.0.2 got ${JSON.stringify(counts)}`)
+    expect(counts[401]).toBeGreaterThanOrEqual(rateLimit)
+    expect(counts[429]).toBeGreaterThanOrEqual(1)
+    // Another client behind the same balancer still has its whole bucket.
+    expect(await from(cluster.url, "127.0.0.3")).toBe(401)
+    // The first client, straight to an instance, cannot name itself someone else.
+    for (const { url } of cluster.instances) {
+      expect(await from(url, "127.0.0.2", { "x-forwarded-for": "198.51.100.77" })).toBe(429)
     }
   })
 })

@@ -118,6 +118,9 @@ export const startCluster = async (instanceEnv: Record<string, string> = {}): Pr
       SHUTDOWN_DELAY: "3 seconds",
       SHUTDOWN_TIMEOUT: "10 seconds",
       LOG_LEVEL: "warning",
+      // HAProxy reaches the instances from 127.0.0.1 here, as from its
+      // fixed address in deploy/compose.yaml.
+      TRUST_PROXY: "127.0.0.1",
       ...instanceEnv
     }
     // Fixed ports, so that a restarted instance is where HAProxy expects it.
