@@ -45,6 +45,9 @@ const refusal = ({ limit, window }: Policy, retryAfterMs: number): Refusal => {
   }
 }
 
+/** Whether what a store answered is a refusal rather than a quota. */
+export const isRefusal = (answer: Quota | Refusal): answer is Refusal => "retryAfterSeconds" in answer
+
 const policyOf = ({ limit, window }: Policy) => `${limit};w=${ceilSeconds(Duration.toMillis(window))}`
 
 /**
@@ -55,6 +58,12 @@ const policyOf = ({ limit, window }: Policy) => `${limit};w=${ceilSeconds(Durati
 export class RateLimit extends Context.Service<RateLimit, {
   /** Takes one request from `key`'s bucket. Undefined when limiting is off. */
   consume(key: string): Effect.Effect<Quota | undefined, Refusal>
+  /**
+   * The same, at once, for a store that needs no waiting (buckets in this
+   * process, or none): a request then passes with no Effect step. Absent
+   * for a store that must be asked (Redis).
+   */
+  readonly takeNow?: (key: string) => Quota | Refusal | undefined
 }>()("task-api/server/RateLimit") {
   /**
    * Buckets in this process, forgotten once full again: keys include client
@@ -75,22 +84,26 @@ export class RateLimit extends Context.Service<RateLimit, {
         }
       }).pipe(Effect.repeat(Schedule.spaced("1 minute")), Effect.forkScoped)
 
+      const takeNow = (key: string): Quota | Refusal => {
+        const now = Date.now()
+        const bucket = buckets.get(key)
+        const tokens = bucket === undefined ? limit : Math.min(limit, bucket.tokens + (now - bucket.at) * tokensPerMs)
+        if (tokens < 1) return refusal(policy, (1 - tokens) / tokensPerMs)
+        const left = tokens - 1
+        // Updated in place: a new object per request, held by a long-lived
+        // map, is what the garbage collector promotes.
+        if (bucket === undefined) buckets.set(key, { tokens: left, at: now })
+        else (bucket.tokens = left, bucket.at = now)
+        return { limit, remaining: Math.floor(left), resetSeconds: ceilSeconds((limit - left) / tokensPerMs), policy: policyHeader }
+      }
+
       return RateLimit.of({
         consume: (key) =>
           Effect.suspend(() => {
-            const now = Date.now()
-            const bucket = buckets.get(key)
-            const tokens = bucket === undefined ? limit : Math.min(limit, bucket.tokens + (now - bucket.at) * tokensPerMs)
-            if (tokens < 1) return Effect.fail(refusal(policy, (1 - tokens) / tokensPerMs))
-            const left = tokens - 1
-            buckets.set(key, { tokens: left, at: now })
-            return Effect.succeed({
-              limit,
-              remaining: Math.floor(left),
-              resetSeconds: ceilSeconds((limit - left) / tokensPerMs),
-              policy: policyHeader
-            })
-          })
+            const taken = takeNow(key)
+            return isRefusal(taken) ? Effect.fail(taken) : Effect.succeed(taken)
+          }),
+        takeNow
       })
     })
 
@@ -147,7 +160,9 @@ export class RateLimit extends Context.Service<RateLimit, {
   static readonly layer = Layer.unwrap(Effect.map(AppConfig, (config) => {
     const { authMode, databaseUrl, rateLimitRequests, rateLimitWindow, redisUrl } = config
     const policy = { limit: rateLimitRequests, window: rateLimitWindow }
-    if (rateLimitRequests === 0) return Layer.succeed(RateLimit, RateLimit.of({ consume: () => Effect.undefined }))
+    if (rateLimitRequests === 0) {
+      return Layer.succeed(RateLimit, RateLimit.of({ consume: () => Effect.undefined, takeNow: () => undefined }))
+    }
     if (redisUrl === undefined) {
       // A service on a shared PostgreSQL is likely one of several: each
       // counts alone, so N instances let a caller send N times the limit.
@@ -169,7 +184,7 @@ export class RateLimit extends Context.Service<RateLimit, {
 const traced = <E, R>(make: Effect.Effect<RateLimit["Service"], E, R>) =>
   Effect.zipWith(make, RequestTelemetry, (rateLimit, { tracing }) =>
     tracing
-      ? RateLimit.of({ consume: (key) => childSpan(rateLimit.consume(key), "RateLimit.consume") })
+      ? RateLimit.of({ ...rateLimit, consume: (key) => childSpan(rateLimit.consume(key), "RateLimit.consume") })
       : rateLimit)
 
 // The Redis client is loaded only when REDIS_URL asks for it (start-up time).

@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { AppConfig } from "../AppConfig.ts"
 import { otlpLogRecord } from "../observability/Logging.ts"
-import type { Correlation } from "../observability/RequestIds.ts"
+import type { Correlation } from "../observability/Exchange.ts"
 import { LogExport } from "../observability/Telemetry.ts"
 
 /** Logs one answered request: method, path, status, latency, the client's address, and which request (and trace) it was. */

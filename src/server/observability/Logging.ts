@@ -6,7 +6,7 @@ import type * as LogLevel from "effect/LogLevel"
 import { entriesToAttributes, type KeyValue } from "effect/observability/OtlpResource"
 import * as References from "effect/References"
 import * as Tracer from "effect/Tracer"
-import { type Correlation, requestCorrelationOf } from "./RequestIds.ts"
+import { type Correlation, exchangeOf } from "./Exchange.ts"
 import { ServiceSpan } from "./Tracing.ts"
 
 /**
@@ -15,7 +15,7 @@ import { ServiceSpan } from "./Tracing.ts"
  * request's own span id).
  */
 export const correlationOf = (fiber: Fiber.Fiber<unknown, unknown>): Correlation | {} => {
-  const correlation = requestCorrelationOf(fiber)
+  const correlation = exchangeOf(fiber)?.correlation
   if (correlation === undefined) return {}
   const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
   return span instanceof ServiceSpan && span.sampled ? { ...correlation, span_id: span.spanId } : correlation
