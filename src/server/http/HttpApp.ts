@@ -1,4 +1,8 @@
 // The HTTP edge: the routes, and the middleware every request passes on its way to them and back.
+// Request schemas decode through parsers compiled to JavaScript rather than
+// interpreted (5% fewer instructions per GET by id; the 400 documents are the
+// same, as the contract suite shows): enabled before any decoder is built.
+import "effect/schema/SchemaJITCompiler/enable"
 import * as Effect from "effect/Effect"
 import type * as FindMyWay from "effect/http/FindMyWay"
 import * as Layer from "effect/Layer"
