@@ -7,7 +7,9 @@ import * as Layer from "effect/Layer"
 import * as References from "effect/References"
 import * as Runtime from "effect/Runtime"
 import * as HttpRouter from "effect/http/HttpRouter"
+import * as Duration from "effect/Duration"
 import * as AccessLog from "./server/http/AccessLog.ts"
+import { makeAdmission } from "./server/http/Admission.ts"
 import * as Authorization from "./server/access/Authorization.ts"
 import { AppConfig } from "./server/AppConfig.ts"
 import * as Database from "./server/database/Database.ts"
@@ -15,6 +17,8 @@ import * as Draining from "./server/http/Draining.ts"
 import * as HttpApp from "./server/http/HttpApp.ts"
 import * as MetricsEndpoint from "./server/http/MetricsEndpoint.ts"
 import { makeNodeServer, maxHeadBytes } from "./server/http/NodeServer.ts"
+import { shedding } from "./server/http/Overload.ts"
+import { readiness } from "./server/http/SystemHttp.ts"
 import { PageCursor } from "./server/tasks/PageCursor.ts"
 import { RequestTimeout } from "./server/http/RequestTimeout.ts"
 import * as Telemetry from "./server/observability/Telemetry.ts"
@@ -37,19 +41,41 @@ const Settings = Layer.unwrap(Effect.map(
 ))
 
 // METRICS_PORT: /metrics on a port of its own, instead of the main one.
-const MetricsPort = Layer.unwrap(Effect.map(AppConfig, ({ host, metrics, metricsPort, telemetry }) =>
-  Layer.mergeAll(
-    metrics && metricsPort !== undefined ? MetricsEndpoint.serveOnPort(host, metricsPort) : Layer.empty,
-    Layer.effectDiscard(Telemetry.warnAboutSettings(telemetry))
-  )))
+const MetricsPort = Layer.unwrap(Effect.gen(function*() {
+  const { host, metrics, metricsPort, telemetry } = yield* AppConfig
+  const warnings = Layer.effectDiscard(Telemetry.warnAboutSettings(telemetry))
+  if (!metrics || metricsPort === undefined) return warnings
+  const check = readiness(yield* TaskRepo, yield* Draining.Draining)
+  const context = yield* Effect.context<never>()
+  return Layer.merge(
+    MetricsEndpoint.serveOnPort(host, metricsPort, {
+      ready: () =>
+        Effect.runPromiseWith(context)(Effect.match(check, {
+          onSuccess: () => ({ ready: true }) as const,
+          onFailure: (unavailable) => ({ ready: false, detail: unavailable.detail ?? "The instance is not ready." }) as const
+        }))
+    }),
+    warnings
+  )
+}))
 
 // On SIGTERM/SIGINT the server stops accepting, lets in-flight requests
 // finish (up to SHUTDOWN_TIMEOUT), and only then is the pool closed.
-const HttpServerLive = Layer.unwrap(Effect.map(AppConfig, ({ host, port, shutdownTimeout }) =>
-  NodeHttpServer.layer(
-    makeNodeServer({ maxHeaderBytes: maxHeadBytes, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 }),
-    { host, port, gracefulShutdownTimeout: shutdownTimeout }
-  )))
+// Past MAX_IN_FLIGHT, requests wait their turn at the door, before any work,
+// and are refused with a 503 rather than wait past MAX_QUEUE_WAIT.
+const HttpServerLive = Layer.unwrap(Effect.gen(function*() {
+  const { host, maxInFlight, maxQueueWait, port, shutdownTimeout } = yield* AppConfig
+  const context = yield* Effect.context<never>()
+  const warn = (message: string) => void Effect.runForkWith(context)(Effect.logWarning(message))
+  const admission = makeAdmission(
+    { maxInFlight, maxQueueWaitMs: Duration.toMillis(maxQueueWait) },
+    shedding({ docs: HttpApp.docsPath, openapi: HttpApp.openapiPath }, warn)
+  )
+  return NodeHttpServer.layer(
+    makeNodeServer({ maxHeaderBytes: maxHeadBytes, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 }, admission),
+    { host, port, backlog: 4096, gracefulShutdownTimeout: shutdownTimeout }
+  )
+}))
 
 const Server = HttpRouter.serve(HttpApp.routes, { disableLogger: true, routerConfig: HttpApp.routerConfig })
 

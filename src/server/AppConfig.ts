@@ -37,6 +37,11 @@ const appConfig = Config.all({
   shutdownTimeout: Config.Duration("SHUTDOWN_TIMEOUT").pipe(Config.withDefault(Duration.seconds(10))),
   databaseTimeout: Config.Duration("DATABASE_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5))),
   requestTimeout: Config.Duration("REQUEST_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5))),
+  // Past these, requests wait their turn, then are refused with a 503 (see http/Admission.ts).
+  maxInFlight: Config.schema(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)), "MAX_IN_FLIGHT").pipe(
+    Config.withDefault(128)
+  ),
+  maxQueueWait: Config.Duration("MAX_QUEUE_WAIT").pipe(Config.withDefault(Duration.seconds(1))),
   // Unset: none on the embedded database (a developer's machine), jwt on any other.
   authMode: optional(Config.Literals(["jwt", "none"], "AUTH_MODE")),
   jwtSecret: optional(Config.Redacted("JWT_SECRET")),

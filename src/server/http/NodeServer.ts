@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, ServerResponse, type ServerOptions } from "node:http"
 import { randomUUID } from "node:crypto"
 import type { Duplex } from "node:stream"
+import type { Admission } from "./Admission.ts"
 import { problemContentType, problemDocument } from "./ProblemResponses.ts"
 
 /** The largest request head (request line and headers) the server reads; 431 beyond. */
@@ -25,7 +26,7 @@ const parserErrors: Record<string, readonly [status: number, detail: string]> = 
  * others. Node answers what its parser refuses with bare text; this answers
  * with problem documents, like every other error of the service.
  */
-export const makeNodeServer = (limits: ConnectionLimits) => (): Server => {
+export const makeNodeServer = (limits: ConnectionLimits, admission?: Admission) => (): Server => {
   const leaving = leaveCleanly({
     maxHeaderSize: limits.maxHeaderBytes,
     headersTimeout: limits.headersTimeoutMs,
@@ -33,6 +34,7 @@ export const makeNodeServer = (limits: ConnectionLimits) => (): Server => {
   })
   const server = createServer(leaving.options)
   leaving.closeWith(server)
+  if (admission !== undefined) admitThrough(server, admission)
   server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
     if (error.code === "ECONNRESET" || !socket.writable) return void socket.destroy()
     const [status, detail] = parserErrors[error.code ?? ""] ?? [400, "The request is not valid HTTP."]
@@ -84,4 +86,24 @@ const leaveCleanly = (options: ServerOptions): { readonly options: ServerOptions
       }
     }
   }
+}
+
+/**
+ * Puts admission in front of the handler the Effect server registers for
+ * requests, so that a request it holds back or refuses never reaches it.
+ */
+const admitThrough = (server: Server, admission: Admission) => {
+  type Listener = (...args: Array<any>) => void
+  const admitted = new WeakMap<Listener, Listener>()
+  const guarded = (event: string) => event === "request" || event === "checkContinue"
+  const on = server.on.bind(server)
+  const off = server.off.bind(server)
+  server.on = (event: string, listener: Listener) => {
+    if (!guarded(event)) return on(event, listener)
+    const through = admitted.get(listener) ?? admission.admit(listener)
+    admitted.set(listener, through)
+    return on(event, through)
+  }
+  server.off = (event: string, listener: Listener) => off(event, admitted.get(listener) ?? listener)
+  server.once("close", admission.stop)
 }

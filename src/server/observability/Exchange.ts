@@ -2,6 +2,7 @@ import * as Context from "effect/Context"
 import type * as Fiber from "effect/Fiber"
 import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import { randomUUID } from "node:crypto"
+import type { IncomingMessage } from "node:http"
 
 export const requestIdHeader = "x-request-id"
 
@@ -9,9 +10,9 @@ export const requestIdHeader = "x-request-id"
 const acceptable = /^[\x21-\x7e]{1,128}$/
 
 /** The caller's `X-Request-Id` when it is acceptable, else a new one. */
-export const requestIdFor = (request: HttpServerRequest.HttpServerRequest): string => {
+export const requestIdFor = (request: Pick<HttpServerRequest.HttpServerRequest | IncomingMessage, "headers">): string => {
   const given = request.headers["x-request-id"]
-  return given !== undefined && acceptable.test(given) ? given : randomUUID()
+  return typeof given === "string" && acceptable.test(given) ? given : randomUUID()
 }
 
 /** What a 5xx problem document names its occurrence with (RFC 9457 `instance`): the request id. */

@@ -105,7 +105,7 @@ const unavailable = perLabels((cause) =>
   counter(
     "task_api.unavailable",
     "task_api_unavailable_total",
-    "Requests answered 503, by cause: database, deadline, keys.",
+    "Requests answered 503, by cause: database, deadline, keys, overload.",
     { cause }
   )
 )
@@ -125,7 +125,7 @@ ready.updateUnsafe(1, registry)
 
 // Counters that alerts read start at 0, so the first increase is seen as one.
 for (const metric of [tasksCreated, tasksUpdated, tasksDeleted, replays, rateLimited]) metric.updateUnsafe(0, registry)
-for (const cause of ["database", "deadline", "keys"]) unavailable(cause).updateUnsafe(0, registry)
+for (const cause of ["database", "deadline", "keys", "overload"]) unavailable(cause).updateUnsafe(0, registry)
 
 export const countTaskCreated = () => tasksCreated.updateUnsafe(1, registry)
 export const countTaskUpdated = () => tasksUpdated.updateUnsafe(1, registry)
@@ -133,7 +133,8 @@ export const countTaskDeleted = () => tasksDeleted.updateUnsafe(1, registry)
 export const countReplay = () => replays.updateUnsafe(1, registry)
 export const countRateLimited = () => rateLimited.updateUnsafe(1, registry)
 export const countUnauthorized = (reason: string) => unauthorized(reason).updateUnsafe(1, registry)
-export const countUnavailable = (cause: "database" | "deadline" | "keys") => unavailable(cause).updateUnsafe(1, registry)
+export const countUnavailable = (cause: "database" | "deadline" | "keys" | "overload") =>
+  unavailable(cause).updateUnsafe(1, registry)
 export const telemetryDropped = (signal: string) => {
   const metric = dropped(signal)
   return (count: number) => metric.updateUnsafe(count, registry)
