@@ -135,7 +135,7 @@ describe("METRICS and METRICS_PORT", () => {
     }
   })
 
-  it("METRICS_PORT serves /metrics there alone, and the main port has none", async () => {
+  it("METRICS_PORT serves /metrics there, with the probes, and the main port has no /metrics", async () => {
     const metricsPort = await freePort()
     const server = await startServer({ ...database.serviceEnv, METRICS_PORT: String(metricsPort), LOG_LEVEL: "warning" })
     try {
@@ -147,6 +147,12 @@ describe("METRICS and METRICS_PORT", () => {
       const samples = parseExposition(await scraped.text())
       // The test's own start-up polls /health too.
       expect(sampleValue(samples, "http_server_request_duration_seconds_count", { http_route: "/health" })).toBeGreaterThan(0)
+      for (const probe of ["/health", "/ready"]) {
+        const answer = await fetch(`http://127.0.0.1:${metricsPort}${probe}`)
+        expect(answer.status, probe).toBe(200)
+        expect(await answer.json()).toEqual({ status: "ok" })
+        expect(answer.headers.get("cache-control")).toBe("no-store")
+      }
       await expectProblem(await fetch(`http://127.0.0.1:${metricsPort}/tasks`), 404)
       await expectProblem(await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { method: "DELETE" }), 405)
     } finally {

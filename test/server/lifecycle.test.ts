@@ -67,7 +67,15 @@ const idleKeepAlive = async (url: string) => {
 describe("leaving a balancer (SHUTDOWN_DELAY)", () => {
   it("fails /ready at once, serves on for the delay, then answers in-flight requests with Connection: close, " +
     "closes idle connections at once, and exits 0", async () => {
-    const server = await startServer({ ...database.serviceEnv, SHUTDOWN_DELAY: "1500 millis", SHUTDOWN_TIMEOUT: "10 seconds" })
+    const metricsPort = await freePort()
+    const server = await startServer({
+      ...database.serviceEnv,
+      SHUTDOWN_DELAY: "1500 millis",
+      SHUTDOWN_TIMEOUT: "10 seconds",
+      METRICS_PORT: String(metricsPort)
+    })
+    const management = `http://127.0.0.1:${metricsPort}`
+    expect((await fetch(`${management}/ready`)).status).toBe(200)
     const idle = await idleKeepAlive(server.url)
     let idleClosed = false
     void idle.closed.then(() => (idleClosed = true))
@@ -78,6 +86,9 @@ describe("leaving a balancer (SHUTDOWN_DELAY)", () => {
     // Still serving, new connections too, but no longer ready.
     await expectProblem(await fetch(new URL("/ready", server.url)), 503)
     expect((await fetch(new URL("/health", server.url))).status).toBe(200)
+    // The probes on the management port say the same.
+    await expectProblem(await fetch(`${management}/ready`), 503)
+    expect((await fetch(`${management}/health`)).status).toBe(200)
     expect((await fetch(new URL("/tasks", server.url), withToken())).status).toBe(200)
     expect(idleClosed).toBe(false)
 

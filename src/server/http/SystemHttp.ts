@@ -3,10 +3,14 @@ import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
 import { Api } from "../../api/Api.ts"
 import { ServiceUnavailable } from "../../domain/TaskErrors.ts"
 import { TaskRepo } from "../tasks/TaskRepo.ts"
-import { Draining } from "./Draining.ts"
+import { Draining, type DrainState } from "./Draining.ts"
 
 const ok = { status: "ok" } as const
 const leaving = new ServiceUnavailable({ detail: "The instance is shutting down; another one will answer." })
+
+/** Whether the instance should be sent requests: not while it leaves, nor while its database does not answer. */
+export const readiness = (repo: TaskRepo["Service"], drain: DrainState): Effect.Effect<void, ServiceUnavailable> =>
+  Effect.suspend(() => drain.draining ? Effect.fail(leaving) : repo.ready)
 
 export const SystemHttp = HttpApiBuilder.group(
   Api,
@@ -16,6 +20,6 @@ export const SystemHttp = HttpApiBuilder.group(
     const drain = yield* Draining
     return handlers
       .handle("health", () => Effect.succeed(ok))
-      .handle("ready", () => drain.draining ? Effect.fail(leaving) : Effect.as(repo.ready, ok))
+      .handle("ready", () => Effect.as(readiness(repo, drain), ok))
   })
 )
