@@ -19,24 +19,13 @@
 // --pgbouncer measures the service through PgBouncer (deploy/pgbouncer, in
 // transaction pooling) against the service on PostgreSQL directly.
 // --only runs the scenarios whose names contain the text given.
-import * as PgClient from "@effect/sql-pg/PgClient"
-import * as ConfigProvider from "effect/ConfigProvider"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Redacted from "effect/Redacted"
-import * as SqlClient from "effect/sql/SqlClient"
-import { SignJWT } from "jose"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { readFileSync, writeFileSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import * as http from "node:http"
-import * as net from "node:net"
-import { cpus, tmpdir, totalmem } from "node:os"
+import { cpus, totalmem } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
-import { AppConfig } from "../src/server/AppConfig.ts"
-import * as Database from "../src/server/database/Database.ts"
-import { makeCursorCodec } from "../src/server/tasks/CursorCodec.ts"
+import { freePort, nodeFlags, root, seed, serverEnv } from "./Seed.ts"
 
 const { values: options } = parseArgs({
   options: {
@@ -57,18 +46,6 @@ const duration = Number(options.duration)
 const warmup = Number(options.warmup)
 const connections = Number(options.connections)
 const rounds = Number(options.rounds)
-const root = new URL("..", import.meta.url).pathname
-const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ??
-  "postgres://postgres@127.0.0.1:5432/postgres"
-const cursorSecret = "benchmark-cursor-secret"
-// Every request is one user's, with a token both servers verify; the rate
-// limit is on, with a bucket too large for the load to empty.
-const owner = "bench"
-const jwtSecret = "benchmark-jwt-secret, at least 32 bytes"
-const rateLimit = "1000000000"
-const token = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(owner).setExpirationTime("1d")
-  .sign(new TextEncoder().encode(jwtSecret))
-
 try {
   execFileSync("wrk", ["--version"], { stdio: "ignore" })
 } catch (error) {
@@ -78,23 +55,6 @@ try {
     process.exit(1)
   }
 }
-
-const sql = async <A extends object>(url: string, statement: string) => {
-  const runtime = ManagedRuntime.make(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 }))
-  try {
-    return await runtime.runPromise(Effect.flatMap(SqlClient.SqlClient, (client) => client.unsafe<A>(statement)))
-  } finally {
-    await runtime.dispose()
-  }
-}
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const probe = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as net.AddressInfo
-      probe.close(() => resolve(port))
-    })
-  })
 
 const get = (url: string) =>
   new Promise<number>((resolve) => {
@@ -106,42 +66,7 @@ const get = (url: string) =>
 
 // ---- the database -------------------------------------------------------------
 
-const database = "task_api_bench"
-const databaseUrl = (() => {
-  const url = new URL(adminUrl)
-  url.pathname = `/${database}`
-  return url.href
-})()
-
-console.log(`Seeding ${rows.toLocaleString("en")} tasks in ${database}...`)
-await sql(adminUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
-await sql(adminUrl, `CREATE DATABASE ${database}`)
-// The service's own migrations, as it runs them at start-up.
-await Effect.runPromise(Effect.scoped(Layer.build(Database.layer.pipe(
-  Layer.provide(AppConfig.layer),
-  Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ DATABASE_URL: databaseUrl, LOG_LEVEL: "warning" })))
-))))
-await sql(
-  databaseUrl,
-  `INSERT INTO tasks (id, owner, title, description, status, created_at, updated_at)
-   SELECT gen_random_uuid(), '${owner}', 'Task number ' || i,
-          CASE WHEN i % 3 = 0 THEN 'Some details about task ' || i END,
-          (ARRAY['pending', 'in_progress', 'completed'])[1 + i % 3],
-          timestamptz '2026-01-01' + i * interval '1 millisecond',
-          timestamptz '2026-01-01' + i * interval '1 millisecond'
-   FROM generate_series(1, ${rows}) AS i`
-)
-await sql(databaseUrl, "VACUUM ANALYZE tasks")
-
-const idsFile = join(tmpdir(), "task-api-bench-ids.txt")
-const ids = await sql<{ id: string }>(databaseUrl, "SELECT id FROM tasks ORDER BY random() LIMIT 5000")
-writeFileSync(idsFile, ids.map((row) => row.id).join("\n") + "\n")
-const [deep] = await sql<{ created_at: string; id: string }>(
-  databaseUrl,
-  `SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, id
-   FROM tasks ORDER BY created_at DESC, id DESC OFFSET ${Math.floor(rows * 0.9)} LIMIT 1`
-)
-const deepCursor = makeCursorCodec(Buffer.from(cursorSecret)).encode(owner, { createdAt: deep!.created_at, id: deep!.id as never })
+const { databaseUrl, deepCursor, idsFile, token } = await seed(rows)
 
 // ---- the servers --------------------------------------------------------------
 
@@ -174,18 +99,7 @@ const start = async (
   const started = performance.now()
   const child = spawn(process.execPath, args, {
     cwd,
-    env: {
-      PATH: process.env.PATH,
-      DATABASE_URL: databaseUrl,
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      CURSOR_SECRET: cursorSecret,
-      JWT_SECRET: jwtSecret,
-      RATE_LIMIT_REQUESTS: rateLimit,
-      LOG_FORMAT: "json",
-      MALLOC_ARENA_MAX: "2",
-      ...env
-    },
+    env: { ...serverEnv(databaseUrl, port), HOST: "127.0.0.1", ...env },
     stdio: ["ignore", "ignore", "inherit"]
   })
   const url = `http://127.0.0.1:${port}`
@@ -260,9 +174,6 @@ const allScenarios: ReadonlyArray<Scenario> = [
   { name: "POST /tasks", path: "/tasks", script: "create.lua" }
 ]
 const scenarios = allScenarios.filter((scenario) => options.only === undefined || scenario.name.includes(options.only))
-
-// All run with the flags `npm start` and the Dockerfile use.
-const nodeFlags = ["--max-semi-space-size=8", "--max-old-space-size=256"]
 
 interface Pair {
   readonly title: string
