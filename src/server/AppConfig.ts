@@ -39,7 +39,7 @@ const appConfig = Config.all({
   requestTimeout: Config.Duration("REQUEST_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5))),
   // Past these, requests wait their turn, then are refused with a 503 (see http/Admission.ts).
   maxInFlight: Config.schema(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)), "MAX_IN_FLIGHT").pipe(
-    Config.withDefault(128)
+    Config.withDefault(64)
   ),
   maxQueueWait: Config.Duration("MAX_QUEUE_WAIT").pipe(Config.withDefault(Duration.seconds(1))),
   // Unset: none on the embedded database (a developer's machine), jwt on any other.

@@ -1,0 +1,12 @@
+-- GET /tasks/{id} for random existing ids, counting answers by status (statuses.lua).
+local dir = debug.getinfo(1, "S").source:match("^@(.*/)")
+local tasks = dofile(dir .. "tasks.lua")
+local statuses = dofile(dir .. "statuses.lua")
+function init(args)
+  tasks.init(args)
+  statuses.init()
+end
+function request()
+  return tasks.get(tasks.random_id())
+end
+setup, response, done = statuses.setup, statuses.response, statuses.done
