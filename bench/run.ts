@@ -1,5 +1,5 @@
 // npm run bench [-- --rows 10000 --duration 10 --connections 32 --warmup 3 --floor --telemetry --pgbouncer
-//                  --against DIR --rounds 1 --only "GET /tasks/{id}"]
+//                  --overload --against DIR --rounds 1 --only "GET /tasks/{id}"]
 //
 // Seeds a database, starts the built service and the bare baseline
 // (bench/baseline-server.ts) side by side on it, drives each in turn with wrk
@@ -18,7 +18,10 @@
 // 100% (to an OTLP sink that answers at once) against metrics alone.
 // --pgbouncer measures the service through PgBouncer (deploy/pgbouncer, in
 // transaction pooling) against the service on PostgreSQL directly.
-// --only runs the scenarios whose names contain the text given.
+// --overload adds the overload scenario: goodput (2xx answers per second) and
+// the p99 of the 2xx answers alone, at 4,000 connections against 32, for the
+// service and the baseline (bench/OverloadClient.ts). --only runs the
+// scenarios whose names contain the text given (--only overload: none but it).
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import * as http from "node:http"
@@ -36,6 +39,7 @@ const { values: options } = parseArgs({
     floor: { type: "boolean", default: false },
     telemetry: { type: "boolean", default: false },
     pgbouncer: { type: "boolean", default: false },
+    overload: { type: "boolean", default: false },
     against: { type: "string" },
     rounds: { type: "string", default: "1" },
     only: { type: "string" }
@@ -285,10 +289,83 @@ for (const scenario of scenarios) {
   }
 }
 
+// ---- overload: goodput and the successes' p99 at 4,000 connections and at 32 --------
+
+interface OverloadFigures {
+  readonly goodput: number
+  readonly p99: number
+  readonly statuses: Record<string, number>
+  readonly timeouts: number
+  readonly errors: number
+}
+const overloadResults = new Map<Server, { at32: Array<OverloadFigures>; at4000: Array<OverloadFigures> }>()
+if (options.overload) {
+  const { overload, percentile } = await import("./OverloadClient.ts")
+  const ids = readFileSync(idsFile, "utf8").trim().split("\n")
+  const body = '{"title":"An overload task"}'
+  let sent = 0
+  // Three reads of a task for each create, as issue 19's load had them.
+  const request = () =>
+    sent++ % 4 === 3
+      ? `POST /tasks HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${body.length}\r\n\r\n${body}`
+      : `GET /tasks/${ids[sent % ids.length]} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer ${token}\r\n\r\n`
+  const measure = async (server: Server, connections: number, seconds: number): Promise<OverloadFigures> => {
+    const result = await overload({ url: server.url, connections, seconds, request })
+    const successes = Object.entries(result.statuses).filter(([status]) => status.startsWith("2"))
+      .reduce((sum, [, count]) => sum + count, 0)
+    return {
+      goodput: successes / result.seconds,
+      p99: percentile(result.successMs, 99),
+      statuses: result.statuses,
+      timeouts: result.timeouts,
+      errors: result.errors
+    }
+  }
+  const subjects = [pairs[0]!.subject, pairs[0]!.baseline]
+  for (const server of subjects) {
+    await measure(server, 32, warmup)
+    overloadResults.set(server, { at32: [], at4000: [] })
+  }
+  for (let round = 0; round < rounds; round++) {
+    for (const server of round % 2 === 0 ? subjects : [...subjects].reverse()) {
+      overloadResults.get(server)!.at32.push(await measure(server, 32, duration))
+      overloadResults.get(server)!.at4000.push(await measure(server, 4000, duration))
+      // Let the connections of the storm go before the next measurement.
+      await new Promise((resolve) => setTimeout(resolve, 2_000))
+    }
+  }
+}
+
 for (const server of servers) server.child.kill("SIGTERM")
 await Promise.all(helpers.map((stop) => stop()))
 
 // ---- the report ---------------------------------------------------------------
+
+function overloadReport() {
+  if (overloadResults.size === 0) return ""
+  const medianFigures = (figures: ReadonlyArray<OverloadFigures>) => ({
+    goodput: median(figures.map((figure) => figure.goodput)),
+    p99: median(figures.map((figure) => figure.p99)),
+    statuses: figures.at(-1)!.statuses,
+    timeouts: figures.reduce((sum, figure) => sum + figure.timeouts, 0),
+    errors: figures.reduce((sum, figure) => sum + figure.errors, 0)
+  })
+  return `
+Overload (3 reads of a task for each create; each connection sends its next request as soon as it has its answer;
+goodput: 2xx answers per second; p99 of the 2xx answers only; the last round's statuses at 4,000 connections):
+
+| server | goodput at 32 | goodput at 4,000 | 4,000 / 32 | p99 ms at 32 | p99 ms at 4,000 | statuses at 4,000 | timeouts, resets |
+|---|---|---|---|---|---|---|---|
+${
+    [...overloadResults].map(([server, { at32, at4000 }]) => {
+      const [low, high] = [medianFigures(at32), medianFigures(at4000)]
+      return `| ${server.name} | ${fixed(low.goodput)} | ${fixed(high.goodput)} | ${ratio(high.goodput, low.goodput)} | ` +
+        `${fixed(low.p99, 1)} | ${fixed(high.p99, 1)} | ${JSON.stringify(high.statuses)} | ${high.timeouts}, ${high.errors} |`
+    }).join("\n")
+  }
+`
+}
 
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`
 const service = pairs[0]!.results
@@ -325,6 +402,7 @@ ${
   ).join("\n")
 }
 
+${overloadReport()}
 ${
   service.length === allScenarios.length
     ? `Deep page / first page (service): ${
