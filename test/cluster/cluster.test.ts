@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto"
 import * as http from "node:http"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
+import { overload, percentile } from "../../bench/OverloadClient.ts"
 import { bearer } from "../support/Auth.ts"
 import { type Cluster, type Stopped, startCluster } from "../support/Cluster.ts"
 import { waitFor } from "../support/Wait.ts"
@@ -532,5 +533,32 @@ describe("three instances behind HAProxy, on PgBouncer and Redis", () => {
     for (const { url } of cluster.instances) {
       expect(await from(url, "127.0.0.2", { "x-forwarded-for": "198.51.100.77" })).toBe(429)
     }
+  })
+
+  it("behind the balancer, an overload is queued and refused there, and no busy instance leaves it", async () => {
+    const mark = logMark()
+    // Many callers, so that their rate limits (300 an hour each) are not what answers.
+    const tokens = Array.from({ length: 300 }, () => bearer(freshSubject("storm")).authorization)
+    let sent = 0
+    const stats = await cluster.balancerStats()
+    const result = await overload({
+      url: cluster.url,
+      connections: 2_000,
+      seconds: 10,
+      request: () => `GET /tasks?limit=5 HTTP/1.1\r\nHost: task-api\r\nAuthorization: ${tokens[sent++ % tokens.length]}\r\n\r\n`
+    })
+    const servers = await answeredBy(stats, 0)
+    const states = await Promise.all(cluster.instances.map((_, i) => cluster.balancerState(i)))
+    console.log(
+      `overload behind the balancer: 2,000 connections for 10 s: ${JSON.stringify(result.statuses)}, ` +
+        `${result.timeouts} timeouts, ${result.errors} resets; p99 of the successes ${percentile(result.successMs, 99).toFixed(0)} ms; ` +
+        `answered by ${JSON.stringify(servers)}; instances ${states.join(", ")}`
+    )
+    reportLog("overload behind the balancer", mark)
+    for (const status of Object.keys(result.statuses)) expect(["200", "429", "503"]).toContain(status)
+    expect(result.statuses["200"]).toBeGreaterThan(0)
+    // Busy, not gone: every instance stays in the balancer throughout.
+    expect(states).toEqual(cluster.instances.map(() => "UP"))
+    for (const { name } of cluster.instances) expect(servers[name]).toMatchObject({ "2xx": expect.any(Number) })
   })
 })
