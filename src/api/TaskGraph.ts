@@ -17,7 +17,9 @@ import {
   GraphQLScalarType,
   GraphQLSchema,
   GraphQLString,
-  Kind
+  Kind,
+  lexicographicSortSchema,
+  printSchema
 } from "graphql"
 import { entityTagOf } from "../domain/EntityTag.ts"
 import type { Task, TaskStatus } from "../domain/Task.ts"
@@ -308,3 +310,6 @@ export const taskGraphSchema = new GraphQLSchema({
   subscription: Subscription,
   types: [TaskType]
 })
+
+/** The schema as SDL, sorted by name: what `npm run graphql` writes to schema.graphql. */
+export const taskGraphSdl = (schema: GraphQLSchema = taskGraphSchema) => printSchema(lexicographicSortSchema(schema)) + "\n"

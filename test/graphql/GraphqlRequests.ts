@@ -1,3 +1,4 @@
+import { buildClientSchema, getIntrospectionQuery, type IntrospectionQuery, lexicographicSortSchema, printSchema } from "graphql"
 import { expect } from "vitest"
 import { defaultUser } from "../support/Auth.ts"
 import type { Target } from "../support/Targets.ts"
@@ -95,4 +96,12 @@ export const createGraphqlTask = async (
   )
   expect(createTask.updatedAt).toBe(createTask.createdAt)
   return createTask
+}
+
+/** The schema a service serves, as its introspection tells it, in the SDL that `npm run graphql` writes. */
+export const servedSdl = async (target: Pick<Target, "fetchAs">) => {
+  const introspection = dataOf(
+    await graphql<IntrospectionQuery>(target, getIntrospectionQuery({ descriptions: true, specifiedByUrl: true }))
+  )
+  return printSchema(lexicographicSortSchema(buildClientSchema(introspection))) + "\n"
 }
