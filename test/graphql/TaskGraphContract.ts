@@ -269,9 +269,10 @@ export const taskGraphContract = (name: string, makeTarget: () => Promise<Target
       })
 
       it("shares idempotency keys with REST's Idempotency-Key", async () => {
-        const rest = await send(target, "POST", "/tasks", { title: "either way" }, {
-          "content-type": "application/json",
-          "idempotency-key": "shared-key"
+        const rest = await target.fetch("/tasks", {
+          method: "POST",
+          headers: { "content-type": "application/json", "idempotency-key": "shared-key" },
+          body: JSON.stringify({ title: "either way" })
         })
         const restTask = (await rest.json()) as TaskBody
         const task = await createGraphqlTask(target, { title: "either way" }, { key: "shared-key" })
@@ -391,9 +392,10 @@ export const taskGraphContract = (name: string, makeTarget: () => Promise<Target
 
       it("reads, updates (with GraphQL's etag as If-Match) and deletes by REST a task created by GraphQL", async () => {
         const task = await createGraphqlTask(target, { title: "from GraphQL" })
-        const patched = await send(target, "PATCH", `/tasks/${task.id}`, { description: "by REST" }, {
-          "content-type": "application/json",
-          "if-match": task.etag
+        const patched = await target.fetch(`/tasks/${task.id}`, {
+          method: "PATCH",
+          headers: { "content-type": "application/json", "if-match": task.etag },
+          body: JSON.stringify({ description: "by REST" })
         })
         expect(patched.status).toBe(200)
         const { task: seen } = dataOf(await graphql<{ task: GraphqlTask }>(target, taskQuery, { id: task.id }))

@@ -12,7 +12,7 @@ let target: ServerTarget | undefined
 
 const audits = serverAudits({
   url: () => `${target!.server.url}/graphql`,
-  fetchFn: (input: RequestInfo | URL, init?: RequestInit) => fetch(input, withToken(init))
+  fetchFn: (input: Parameters<typeof fetch>[0], init?: RequestInit) => fetch(input, withToken(init))
 })
 
 describe("GraphQL over HTTP, audited by graphql-http against the built server", () => {
