@@ -1,5 +1,5 @@
 // npm run bench [-- --rows 10000 --duration 10 --connections 32 --warmup 3 --floor --telemetry --pgbouncer
-//                  --against DIR --rounds 1 --only "GET /tasks/{id}"]
+//                  --against DIR --rounds 1 --only "GET /tasks/{id}" --graphql]
 //
 // Seeds a database, starts the built service and the bare baseline
 // (bench/baseline-server.ts) side by side on it, drives each in turn with wrk
@@ -19,6 +19,8 @@
 // --pgbouncer measures the service through PgBouncer (deploy/pgbouncer, in
 // transaction pooling) against the service on PostgreSQL directly.
 // --only runs the scenarios whose names contain the text given.
+// --graphql adds GraphQL's twins of the two reads (task(id), tasks(first: 50)
+// over POST /graphql), measured on the service against the same reads by REST.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import * as http from "node:http"
@@ -36,6 +38,7 @@ const { values: options } = parseArgs({
     floor: { type: "boolean", default: false },
     telemetry: { type: "boolean", default: false },
     pgbouncer: { type: "boolean", default: false },
+    graphql: { type: "boolean", default: false },
     against: { type: "string" },
     rounds: { type: "string", default: "1" },
     only: { type: "string" }
@@ -283,6 +286,29 @@ for (const scenario of scenarios) {
     pair.results.push({ name: scenario.name, subject: s, baseline: b })
     console.log(`${scenario.name}: ${pair.subject.name} ${s.rps.toFixed(0)} req/s vs ${b.rps.toFixed(0)} (${(s.rps / b.rps).toFixed(2)}x)`)
   }
+}
+
+// GraphQL against REST: the same reads, on the same service, in alternate order.
+if (options.graphql) {
+  const service = pairs[0]!.subject
+  const twins: ReadonlyArray<readonly [graphql: Scenario, rest: Scenario]> = [
+    [{ name: "POST /graphql task(id)", path: "", script: "graphql-by-id.lua" }, allScenarios[0]!],
+    [{ name: "POST /graphql tasks(first: 50)", path: "/graphql", script: "graphql-tasks.lua" }, allScenarios[1]!]
+  ]
+  const pair: Pair = { title: "GraphQL / REST, on the service", subject: service, baseline: service, results: [] }
+  for (const [graphql, rest] of twins) {
+    for (const scenario of [graphql, rest]) wrk(service, scenario, warmup)
+    const measured = new Map<Scenario, Array<Result>>([[graphql, []], [rest, []]])
+    for (let round = 0; round < rounds; round++) {
+      for (const scenario of round % 2 === 0 ? [graphql, rest] : [rest, graphql]) {
+        measured.get(scenario)!.push(wrk(service, scenario, duration))
+      }
+    }
+    const [g, r] = [medianOf(measured.get(graphql)!), medianOf(measured.get(rest)!)]
+    pair.results.push({ name: `${graphql.name} / ${rest.name}`, subject: g, baseline: r })
+    console.log(`${graphql.name}: ${g.rps.toFixed(0)} req/s vs REST ${r.rps.toFixed(0)} (${(g.rps / r.rps).toFixed(2)}x)`)
+  }
+  pairs.push(pair)
 }
 
 for (const server of servers) server.child.kill("SIGTERM")
