@@ -6,26 +6,23 @@ import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
 import * as HttpApiEndpoint from "effect/http-api/HttpApiEndpoint"
 import * as HttpApiGroup from "effect/http-api/HttpApiGroup"
+import type * as Types from "effect/Types"
 import {
   type DocumentNode,
   execute,
   type ExecutionResult,
   getOperationAST,
   GraphQLError,
-  type GraphQLFormattedError,
   NoSchemaIntrospectionCustomRule,
   type OperationDefinitionNode,
   parse,
   specifiedRules,
   validate
 } from "graphql"
-import { parseRequestParams, type RequestParams } from "graphql-http"
-import type * as Types from "effect/Types"
+import type { RequestParams } from "graphql-http"
 import { Authorization, type CurrentOwner } from "../../api/Authorization.ts"
-import { maxBodyBytes } from "../../api/JsonBody.ts"
 import { RequestDeadline } from "../../api/RequestDeadline.ts"
 import { taskGraphSchema } from "../../api/TaskGraph.ts"
-import { PayloadTooLarge } from "../../domain/TaskErrors.ts"
 import { AppConfig } from "../AppConfig.ts"
 import { exchangeOf } from "../observability/Exchange.ts"
 import { countGraphqlError, countGraphqlOperation } from "../observability/Metrics.ts"
@@ -33,84 +30,21 @@ import { childSpan } from "../observability/Tracing.ts"
 import { makeTaskGraphResolvers } from "../tasks/TaskGraphResolvers.ts"
 import { parseFailure, publicError, withCode } from "./GraphqlErrors.ts"
 import { graphqlLimits, limitRules } from "./GraphqlLimits.ts"
+import {
+  answer,
+  graphqlResponse,
+  type MediaType,
+  negotiate,
+  notAcceptable,
+  refused,
+  requestParams
+} from "./GraphqlTransport.ts"
 import { problem, retryAfterSeconds } from "./ProblemResponses.ts"
 
-// GraphQL over HTTP (https://graphql.github.io/graphql-over-http/draft/) at
-// /graphql: queries by GET or POST, mutations by POST, answered in
-// application/graphql-response+json when the client accepts it, else in
-// application/json. A document is parsed, checked against the service's
+// The /graphql route: a document is parsed, checked against the service's
 // limits and validated before anything runs; then it runs as the caller,
-// over the same repository as REST.
-
-const graphqlResponse = "application/graphql-response+json"
-type MediaType = typeof graphqlResponse | "application/json"
-
-/**
- * The media type to answer in. `application/graphql-response+json` when
- * the client accepts it at least as much as JSON (its status codes tell
- * request errors from results); `application/json` for JSON, `*\/*` or no
- * Accept at all, as the specification asks; nothing we can send, else.
- */
-export const negotiate = (accept: string | undefined): MediaType | undefined => {
-  if (accept === undefined || accept.trim() === "") return "application/json"
-  let best: { readonly type: MediaType; readonly weight: number } | undefined
-  for (const range of accept.toLowerCase().split(",")) {
-    const [name = "", ...parameters] = range.split(";").map((part) => part.trim())
-    const q = parameters.find((parameter) => parameter.startsWith("q="))
-    const weight = q === undefined ? 1 : Number(q.slice(2))
-    if (!(weight > 0)) continue
-    const type: MediaType | undefined = name === graphqlResponse
-      ? graphqlResponse
-      : name === "application/json" || name === "application/*" || name === "*/*"
-      ? "application/json"
-      : undefined
-    if (type === undefined) continue
-    if (best === undefined || weight > best.weight || (weight === best.weight && type === graphqlResponse)) {
-      best = { type, weight }
-    }
-  }
-  return best?.type
-}
-
-const answer = (mediaType: MediaType, status: number, body: unknown) =>
-  HttpServerResponse.text(JSON.stringify(body), { status, contentType: `${mediaType}; charset=utf-8` })
-
-/**
- * A request error (the document does not parse or validate, its variables
- * do not fit): no data, and a 400 under graphql-response+json. Under
- * application/json, whose clients may not read a 4xx body, a 200.
- */
-const refused = (mediaType: MediaType, errors: ReadonlyArray<GraphQLError | GraphQLFormattedError>) => {
-  for (const error of errors) countGraphqlError(String(error.extensions?.code))
-  return answer(mediaType, mediaType === graphqlResponse ? 400 : 200, { errors })
-}
-
-const jsonMediaType = /^application\/json\s*(;|$)/i
-
-/** The request's query, variables and operation name, read as graphql-http reads them. */
-const requestParams = Effect.gen(function*() {
-  const request = yield* HttpServerRequest.HttpServerRequest
-  const post = request.method === "POST"
-  if (post && Number(request.headers["content-length"]) > maxBodyBytes) {
-    return yield* new PayloadTooLarge({ detail: `The request body is larger than ${maxBodyBytes} bytes.` })
-  }
-  // Only a JSON body is read: graphql-http answers any other with a 415.
-  const body = post && jsonMediaType.test(request.headers["content-type"] ?? "") ? yield* request.text : null
-  return yield* Effect.tryPromise({
-    // HEAD is GET without the body.
-    try: () => parseRequestParams({ method: post ? "POST" : "GET", url: request.url, headers: request.headers, body, raw: undefined, context: undefined }),
-    catch: (error) => error instanceof Error ? error.message : "Unreadable request"
-  }).pipe(
-    Effect.map((params) =>
-      Array.isArray(params)
-        ? params[1].status === 415
-          ? problem(415, "A GraphQL request by POST must be application/json.")
-          : problem(params[1].status, "GraphQL is served by GET and POST.")
-        : params as RequestParams
-    ),
-    Effect.catch((reason) => Effect.succeed(problem(400, `The GraphQL request is invalid: ${reason}.`)))
-  )
-})
+// over the same repository as REST, in a span of its own. How requests are
+// read and answers written is GraphqlTransport's.
 
 /**
  * A route's effect as HttpApi middleware take it. Their types leave a
@@ -149,17 +83,19 @@ export const layer = (path: `/${string}`) => HttpRouter.use(Effect.fnUntraced(fu
   const validation = { maxErrors: 25, hideSuggestions }
 
   /** The document, or why it cannot run: the service's limits first, so a hostile document costs little. */
-  const checked = (params: RequestParams): DocumentNode | ReadonlyArray<GraphQLError> => {
+  const checked = (
+    params: RequestParams
+  ): { readonly document: DocumentNode } | { readonly errors: ReadonlyArray<GraphQLError> } => {
     let document: DocumentNode
     try {
       document = parse(params.query, { maxTokens: graphqlLimits.maxTokens })
     } catch (error) {
-      if (error instanceof GraphQLError) return [parseFailure(error, graphqlLimits.maxTokens)]
+      if (error instanceof GraphQLError) return { errors: [parseFailure(error, graphqlLimits.maxTokens)] }
       throw error
     }
     const overLimits = validate(taskGraphSchema, document, limitRules(params.variables), validation)
     const errors = overLimits.length > 0 ? overLimits : validate(taskGraphSchema, document, rules, validation)
-    return errors.length > 0 ? errors.map((error) => withCode(error, "GRAPHQL_VALIDATION_FAILED")) : document
+    return errors.length > 0 ? { errors: errors.map((error) => withCode(error, "GRAPHQL_VALIDATION_FAILED")) } : { document }
   }
 
   const run = (document: DocumentNode, operation: OperationDefinitionNode, params: RequestParams) =>
@@ -204,15 +140,12 @@ export const layer = (path: `/${string}`) => HttpRouter.use(Effect.fnUntraced(fu
   const serve = Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const mediaType = negotiate(request.headers.accept)
-    if (mediaType === undefined) {
-      return problem(406, `GraphQL answers in ${graphqlResponse} or application/json.`, {
-        accept: `${graphqlResponse}; charset=utf-8, application/json; charset=utf-8`
-      })
-    }
+    if (mediaType === undefined) return notAcceptable()
     const params = yield* requestParams
     if (HttpServerResponse.isHttpServerResponse(params)) return params
-    const document = checked(params)
-    if (!("kind" in document)) return refused(mediaType, document)
+    const parsed = checked(params)
+    if ("errors" in parsed) return refused(mediaType, parsed.errors)
+    const { document } = parsed
     const operation = getOperationAST(document, params.operationName)
     if (operation === null || operation === undefined) {
       const message = params.operationName === undefined || params.operationName === null
@@ -225,7 +158,7 @@ export const layer = (path: `/${string}`) => HttpRouter.use(Effect.fnUntraced(fu
         withCode(new GraphQLError("Subscriptions are not served here yet.", { nodes: operation }), "GRAPHQL_VALIDATION_FAILED")
       ])
     }
-    // GET must not change anything (GraphQL over HTTP, and HTTP itself).
+    // GET (and HEAD) must not change anything: GraphQL over HTTP, and HTTP itself.
     if (operation.operation === "mutation" && request.method !== "POST") {
       return problem(405, "A mutation is sent by POST; GET serves queries only.", { allow: "POST" })
     }
