@@ -8,6 +8,7 @@ import * as Database from "../../src/server/database/Database.ts"
 import { RequestTimeout } from "../../src/server/http/RequestTimeout.ts"
 import { TaskRepo } from "../../src/server/tasks/TaskRepo.ts"
 import { expectProblem } from "../support/Http.ts"
+import { startServer } from "../support/ServerProcess.ts"
 import { asUsers, configLayer, makeHandler } from "../support/Targets.ts"
 import { startTcpProxy, type TcpProxy } from "../support/TcpProxy.ts"
 import { createTestDatabase, type TestDatabase } from "../support/TestDatabase.ts"
@@ -189,6 +190,45 @@ describe("PostgreSQL behind the service", () => {
       }
     } finally {
       await service.close()
+    }
+  })
+})
+
+describe("the built server, its database behind a proxy", () => {
+  it("answers UNAVAILABLE while the database is gone and INTERNAL_SERVER_ERROR for a statement it rejects, logging the cause under the request's id", async () => {
+    const database = await createTestDatabase()
+    const url = new URL(database.url)
+    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) })
+    url.port = String(proxy.port)
+    const server = await startServer({ ...database.serviceEnv, DATABASE_URL: url.href })
+    const client = asUsers((path, init) => fetch(server.url + path, init))
+    try {
+      const task = await createGraphqlTask(client)
+      await proxy.cut()
+      const gone = await graphql(client, `{ task(id: "${task.id}") { title } }`)
+      await proxy.restore()
+      expectError(gone, "UNAVAILABLE")
+      expect(gone.headers.get("retry-after")).toBe("5")
+      expectNothingLeaked(gone)
+
+      await database.query("ALTER TABLE tasks RENAME COLUMN title TO name")
+      // The pool reconnects by itself: until it has, the answer is UNAVAILABLE.
+      let broken = await graphql(client, `{ task(id: "${task.id}") { title } }`)
+      for (let attempt = 0; broken.errors?.[0]?.extensions.code === "UNAVAILABLE" && attempt < 50; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        broken = await graphql(client, `{ task(id: "${task.id}") { title } }`)
+      }
+      expectError(broken, "INTERNAL_SERVER_ERROR")
+      expectNothingLeaked(broken)
+      const requestId = broken.headers.get("x-request-id")
+      const logged = server.output.map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((line) => line.level === "ERROR" && line.request_id === requestId)
+      expect(logged).toMatchObject({ message: expect.stringContaining("Request failed") })
+      expect(JSON.stringify(logged)).toMatch(/column/)
+    } finally {
+      await server.stop()
+      await proxy.close()
+      await database.drop()
     }
   })
 })

@@ -4,8 +4,12 @@ import { withToken } from "../support/Auth.ts"
 import { type ServerTarget, serverTarget } from "../support/Targets.ts"
 import { dataOf, graphql, servedSdl } from "./GraphqlRequests.ts"
 import { taskGraphContract } from "./TaskGraphContract.ts"
+import { graphqlLimitsSuite } from "./TaskGraphLimits.ts"
+import { graphqlOverHttpSuite } from "./TaskGraphTransport.ts"
 
 taskGraphContract("the built server over HTTP", () => serverTarget())
+graphqlOverHttpSuite("the built server", serverTarget)
+graphqlLimitsSuite("the built server", serverTarget)
 
 describe("the built server's /graphql", () => {
   let target: ServerTarget
