@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { Task } from "../../src/domain/Task.ts"
 import { ServiceUnavailable } from "../../src/domain/TaskErrors.ts"
 import * as Database from "../../src/server/database/Database.ts"
 import { RequestTimeout } from "../../src/server/http/RequestTimeout.ts"
@@ -75,6 +76,38 @@ describe("an unexpected failure", () => {
       }
       expect(service.logs.filter((line) => line.includes("Request failed") && line.includes(secret)))
         .toHaveLength(everyOperation.length)
+    } finally {
+      await service.close()
+    }
+  })
+})
+
+describe("a value the schema cannot answer (a bug below the resolvers)", () => {
+  it("is INTERNAL_SERVER_ERROR with no detail, and its cause is logged", async () => {
+    const stored = {
+      id: someId,
+      title: secret,
+      description: null,
+      status: "pending",
+      created_at: "not a timestamp",
+      updated_at: "not a timestamp"
+    } as unknown as Task
+    const repo = Layer.succeed(TaskRepo, TaskRepo.of({
+      create: () => Effect.succeed(stored),
+      list: () => Effect.succeed([stored]),
+      findById: () => Effect.succeed(stored),
+      update: () => Effect.succeed(stored),
+      remove: () => Effect.void,
+      ready: Effect.void
+    }))
+    const service = makeService(repo)
+    try {
+      const answer = await graphql(service, `{ task(id: "${someId}") { id createdAt } }`)
+      expect(answer.data).toEqual({ task: null })
+      expect(expectError(answer, "INTERNAL_SERVER_ERROR").message).toBe("Internal server error")
+      expect(answer.errors?.[0]?.path).toEqual(["task", "createdAt"])
+      expectNothingLeaked(answer)
+      expect(service.logs.some((line) => line.startsWith("Request failed") && line.includes("DateTime"))).toBe(true)
     } finally {
       await service.close()
     }

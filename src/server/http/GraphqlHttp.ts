@@ -1,3 +1,4 @@
+import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
@@ -132,9 +133,15 @@ export const layer = (path: `/${string}`) => HttpRouter.use(Effect.fnUntraced(fu
       // A request error (no data) is a 400 under graphql-response+json; a result with data, a 200.
       const status = result.data === undefined && mediaType === graphqlResponse ? 400 : 200
       const answered = answer(mediaType, status, { ...result, errors })
+      // Logged as REST's 500s are, with what failed as the cause.
       return hidden.length === 0
         ? Effect.succeed(answered)
-        : Effect.as(Effect.logError("GraphQL execution failed", hidden), answered)
+        : Effect.as(
+          Effect.forEach(hidden, (error) => Effect.logError("Request failed", Cause.die(error.originalError ?? error)), {
+            discard: true
+          }),
+          answered
+        )
     })
 
   const serve = Effect.gen(function*() {
