@@ -92,9 +92,11 @@ export const graphqlLimitsSuite = (name: string, makeTarget: (env?: Record<strin
         dataOf(await graphql(target, byVariable, { n: 100 }))
       })
 
-      it("refuses a document whose pages add up to more than 1000 rows, and runs one of exactly 1000", async () => {
-        expectRefusedBy(await graphql(target, `{ ${aliases(11, "tasks(first: 100) { nodes { id } }")} }`), "cost")
-        dataOf(await graphql(target, `{ ${aliases(10, "tasks(first: 100) { nodes { id } }")} }`))
+      it("refuses a document whose pages add up to more than 500 rows, and runs one of exactly 500", async () => {
+        expectRefusedBy(await graphql(target, `{ ${aliases(6, "tasks(first: 100) { nodes { id } }")} }`), "cost")
+        const fivePages = aliases(5, "tasks(first: 100) { nodes { id } }")
+        expectRefusedBy(await graphql(target, `{ one: task(id: "x") { id } ${fivePages} }`), "cost")
+        dataOf(await graphql(target, `{ ${fivePages} }`))
       })
 
       it("measures fragments spread into one another once each, and refuses what they multiply to", async () => {

@@ -23,8 +23,13 @@ export const graphqlLimits = {
   maxAliases: 30,
   /** Tokens, counted by the parser, which stops there. */
   maxTokens: 2000,
-  /** Rows the document may read: each `tasks` page costs its `first`, any other root field 1. */
-  maxCost: 1000,
+  /**
+   * Rows the document may read: each `tasks` page costs its `first`, any
+   * other root field 1. A board of three full columns (3 x 100) fits; the
+   * largest answer is five of REST's largest pages, for one request from
+   * the caller's bucket (a task may hold 40 KB of description).
+   */
+  maxCost: 500,
   /** Items a `tasks` page may hold, as REST's `limit`. */
   maxFirst: taskPageLimits.maximum
 } as const
