@@ -1,5 +1,5 @@
 // npm run bench [-- --rows 10000 --duration 10 --connections 32 --warmup 3 --floor --telemetry --pgbouncer
-//                  --overload --against DIR --rounds 1 --only "GET /tasks/{id}"]
+//                  --overload --graphql --against DIR --rounds 1 --only "GET /tasks/{id}"]
 //
 // Seeds a database, starts the built service and the bare baseline
 // (bench/baseline-server.ts) side by side on it, drives each in turn with wrk
@@ -22,6 +22,8 @@
 // the p99 of the 2xx answers alone, at 4,000 connections against 32, for the
 // service and the baseline (bench/OverloadClient.ts). --only runs the
 // scenarios whose names contain the text given (--only overload: none but it).
+// --graphql adds GraphQL's twins of the two reads (task(id), tasks(first: 50)
+// over POST /graphql), measured on the service against the same reads by REST.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import * as http from "node:http"
@@ -40,6 +42,7 @@ const { values: options } = parseArgs({
     telemetry: { type: "boolean", default: false },
     pgbouncer: { type: "boolean", default: false },
     overload: { type: "boolean", default: false },
+    graphql: { type: "boolean", default: false },
     against: { type: "string" },
     rounds: { type: "string", default: "1" },
     only: { type: "string" }
@@ -335,6 +338,29 @@ if (options.overload) {
       await new Promise((resolve) => setTimeout(resolve, 2_000))
     }
   }
+}
+
+// GraphQL against REST: the same reads, on the same service, in alternate order.
+if (options.graphql) {
+  const service = pairs[0]!.subject
+  const twins: ReadonlyArray<readonly [graphql: Scenario, rest: Scenario]> = [
+    [{ name: "POST /graphql task(id)", path: "", script: "graphql-by-id.lua" }, allScenarios[0]!],
+    [{ name: "POST /graphql tasks(first: 50)", path: "/graphql", script: "graphql-tasks.lua" }, allScenarios[1]!]
+  ]
+  const pair: Pair = { title: "GraphQL / REST, on the service", subject: service, baseline: service, results: [] }
+  for (const [graphql, rest] of twins) {
+    for (const scenario of [graphql, rest]) wrk(service, scenario, warmup)
+    const measured = new Map<Scenario, Array<Result>>([[graphql, []], [rest, []]])
+    for (let round = 0; round < rounds; round++) {
+      for (const scenario of round % 2 === 0 ? [graphql, rest] : [rest, graphql]) {
+        measured.get(scenario)!.push(wrk(service, scenario, duration))
+      }
+    }
+    const [g, r] = [medianOf(measured.get(graphql)!), medianOf(measured.get(rest)!)]
+    pair.results.push({ name: `${graphql.name} / ${rest.name}`, subject: g, baseline: r })
+    console.log(`${graphql.name}: ${g.rps.toFixed(0)} req/s vs REST ${r.rps.toFixed(0)} (${(g.rps / r.rps).toFixed(2)}x)`)
+  }
+  pairs.push(pair)
 }
 
 for (const server of servers) server.child.kill("SIGTERM")

@@ -69,7 +69,7 @@ const HttpServerLive = Layer.unwrap(Effect.gen(function*() {
   const warn = (message: string) => void Effect.runForkWith(context)(Effect.logWarning(message))
   const admission = makeAdmission(
     { maxInFlight, maxQueueWaitMs: Duration.toMillis(maxQueueWait) },
-    shedding({ docs: HttpApp.docsPath, openapi: HttpApp.openapiPath }, warn)
+    shedding({ docs: HttpApp.docsPath, openapi: HttpApp.openapiPath, graphql: HttpApp.graphqlPath }, warn)
   )
   return NodeHttpServer.layer(
     makeNodeServer({ maxHeaderBytes: maxHeadBytes, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 }, admission),

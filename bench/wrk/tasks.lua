@@ -30,4 +30,9 @@ function tasks.patch(id)
   return wrk.format("PATCH", "/tasks/" .. id, json, '{"status":"' .. statuses[math.random(3)] .. '"}')
 end
 
+-- POST /graphql with this JSON body ({"query": ..., "variables": ...}).
+function tasks.graphql(body)
+  return wrk.format("POST", "/graphql", json, body)
+end
+
 return tasks

@@ -5,7 +5,7 @@ import * as HttpApiError from "effect/http-api/HttpApiError"
 import * as HttpApiGroup from "effect/http-api/HttpApiGroup"
 import * as HttpApiSchema from "effect/http-api/HttpApiSchema"
 import * as OpenApi from "effect/http-api/OpenApi"
-import { CreateTask, PageLimit, pageLimits, Task, TaskId, TaskPage, TaskStatus, UpdateTask } from "../domain/Task.ts"
+import { CreateTask, IdempotencyKey, PageLimit, pageLimits, Task, TaskId, TaskPage, TaskStatus, UpdateTask } from "../domain/Task.ts"
 import { IdempotencyKeyReused, PreconditionFailed, ServiceUnavailable, TaskNotFound } from "../domain/TaskErrors.ts"
 import { Authorization } from "./Authorization.ts"
 import { JsonBody } from "./JsonBody.ts"
@@ -30,7 +30,7 @@ const NotModified = HttpApiSchema.WithHeaders(HttpApiSchema.Empty(304), { etag }
 
 const idempotencyKey = {
   "idempotency-key": Schema.optionalKey(
-    Schema.String.check(Schema.isPattern(/^[\x21-\x7e]{1,255}$/)).annotate({
+    IdempotencyKey.annotate({
       description: "Makes the create safe to retry: one task per key for 24 hours. The same key with another body is a 422."
     })
   )

@@ -85,6 +85,10 @@ export const UpdateTask = Schema.Struct({
 })
 export type UpdateTask = typeof UpdateTask.Type
 
+// What an idempotency key may be: 1 to 255 visible ASCII characters, as it
+// travels in a header (REST) as well as in an argument (GraphQL).
+export const IdempotencyKey = Schema.String.check(Schema.isPattern(/^[\x21-\x7e]{1,255}$/))
+
 export const pageLimits = { minimum: 1, maximum: 100, default: 50 } as const
 
 export const PageLimit = Schema.Int.check(Schema.isBetween({ minimum: pageLimits.minimum, maximum: pageLimits.maximum }))

@@ -72,6 +72,8 @@ const appConfig = Config.all({
     Config.withDefault("x-forwarded-for")
   ),
   apiDocs: Config.Boolean("API_DOCS").pipe(Config.withDefault(true)),
+  // GraphQL introspection (__schema, __type); off, field suggestions ("Did you mean") go too.
+  graphqlIntrospection: Config.Boolean("GRAPHQL_INTROSPECTION").pipe(Config.withDefault(true)),
   // GET /metrics (Prometheus): on the main port, or on METRICS_PORT alone, or (false) nowhere.
   metrics: Config.Boolean("METRICS").pipe(Config.withDefault(true)),
   metricsPort: optional(Config.schema(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 })), "METRICS_PORT")),

@@ -76,13 +76,14 @@ export const memoryService = (env: Record<string, string | undefined> = {}, serv
   return { send, fetchAs: asUsers(send).fetchAs, dispose: () => web.dispose() }
 }
 
-export const memoryTarget = async (): Promise<Target> => {
-  let web = makeHandler(TaskRepo.layerMemory)
+/** The service in process on the in-memory repository, with these settings besides the tests' own. */
+export const memoryTarget = async (env: Record<string, string | undefined> = {}): Promise<Target> => {
+  let web = makeHandler(TaskRepo.layerMemory, Layer.empty, env)
   return {
     ...asUsers((path, init) => toFetch(web.handler)(path, init)),
     reset: async () => {
       await web.dispose()
-      web = makeHandler(TaskRepo.layerMemory)
+      web = makeHandler(TaskRepo.layerMemory, Layer.empty, env)
     },
     close: () => web.dispose()
   }

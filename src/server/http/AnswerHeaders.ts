@@ -17,7 +17,7 @@ const security = (policy: string) => ({
 })
 
 /**
- * A task answer is one user's data, answered to their token: `private` keeps
+ * A task answer (REST's or GraphQL's) is one user's data, answered to their token: `private` keeps
  * shared caches (a CDN, a proxy that drops Authorization) from storing it
  * for anyone else; `no-cache` rather than `no-store` lets the user's own
  * client keep it and revalidate with If-None-Match, which the ETags promise
@@ -33,6 +33,7 @@ const description = (policy: string) => ({ ...security(policy), "cache-control":
 export interface AnswerHeaderPaths {
   readonly docs: string
   readonly openapi: string
+  readonly graphql: string
 }
 
 /**
@@ -40,12 +41,13 @@ export interface AnswerHeaderPaths {
  * Anything the service does not recognise is never stored, so no task
  * answer can be cached as public by a path written differently.
  */
-export const answerHeaders = ({ docs, openapi }: AnswerHeaderPaths) => {
+export const answerHeaders = ({ docs, graphql, openapi }: AnswerHeaderPaths) => {
   const docsPage = description(docsPolicy)
   const openapiDocument = description(apiPolicy)
   const docsError = { ...neverStored, "content-security-policy": docsPolicy }
   return (path: string, status: number): Record<string, string> => {
-    if (path === "/tasks" || path.startsWith("/tasks/")) return taskAnswer
+    // GraphQL answers carry the same tasks, to the same token.
+    if (path === "/tasks" || path.startsWith("/tasks/") || path === graphql) return taskAnswer
     if (path === docs) return status < 300 ? docsPage : docsError
     if (path === openapi && status < 300) return openapiDocument
     return neverStored

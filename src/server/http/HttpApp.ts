@@ -12,6 +12,7 @@ import { AppConfig } from "../AppConfig.ts"
 import * as Authorization from "../access/Authorization.ts"
 import * as Cors from "./Cors.ts"
 import * as DocsPage from "./DocsPage.ts"
+import * as GraphqlHttp from "./GraphqlHttp.ts"
 import * as HttpEdge from "./HttpEdge.ts"
 import { JsonBodyGuard } from "./JsonBodyGuard.ts"
 import * as MethodNotAllowed from "./MethodNotAllowed.ts"
@@ -31,6 +32,7 @@ export const routerConfig: Partial<FindMyWay.RouterConfig> = { caseSensitive: tr
 
 export const openapiPath = "/openapi.json" as const
 export const docsPath = "/docs" as const
+export const graphqlPath = "/graphql" as const
 
 /**
  * Every route of the service and the middleware around them, as AppConfig
@@ -45,13 +47,19 @@ export const routes = Layer.unwrap(Effect.map(AppConfig, (config) => {
       Layer.provide([TasksHttp, SystemHttp]),
       Layer.provide([JsonBodyGuard, ProblemResponses.ValidationProblems, RequestTimeout.layer, Authorization.layer])
     ),
+    // The same Authorization and deadline layers: built once, one rate limit per caller for both APIs.
+    GraphqlHttp.layer(graphqlPath).pipe(Layer.provide([RequestTimeout.layer, Authorization.layer])),
     apiDocs ? DocsPage.layer(docsPath) : Layer.empty,
     metricsHere ? MetricsEndpoint.route : Layer.empty,
-    MethodNotAllowed.layer(Api, [...(apiDocs ? [openapiPath, docsPath] : []), ...(metricsHere ? [metricsPath] : [])]),
+    MethodNotAllowed.layer(Api, [
+      [graphqlPath, ["GET", "POST"]],
+      ...(apiDocs ? [openapiPath, docsPath] : []).map((path) => [path, ["GET"]] as const),
+      ...(metricsHere ? [[metricsPath, ["GET"]] as const] : [])
+    ]),
     corsOrigins.length > 0 ? Cors.layer(corsOrigins) : Layer.empty,
     // The one global middleware: it wraps every route, the 404 of none too.
     HttpEdge.layer({
-      paths: { docs: docsPath, openapi: openapiPath },
+      paths: { docs: docsPath, openapi: openapiPath, graphql: graphqlPath },
       trustedProxies: config.trustProxy,
       forwardedHeader: config.trustProxyHeader
     })

@@ -18,13 +18,9 @@ import { randomHex } from "../observability/Tracing.ts"
 import { AccessLog } from "./AccessLog.ts"
 import { answerHeaders, type AnswerHeaderPaths } from "./AnswerHeaders.ts"
 import { type ForwardedHeader, trustedProxyMiddleware } from "./ClientAddress.ts"
-import { answerFailure, toProblem, withInstance } from "./ProblemResponses.ts"
+import { answerFailure, retryAfterSeconds, toProblem, withInstance } from "./ProblemResponses.ts"
 
 const maxBodySize = ByteSize.bytes(maxBodyBytes)
-
-// Every 503 is an outage the service recovers from by itself (the database,
-// a deadline, the token keys): it tells clients when to try again.
-const retryAfterSeconds = "5"
 
 const pathOf = (url: string) => {
   const query = url.indexOf("?")

@@ -8,17 +8,20 @@ const methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as 
 // The router cannot take HEAD routes: it answers HEAD with the GET route.
 const routable = methods.filter((method) => method !== "HEAD")
 
+type Method = typeof methods[number]
+
 /**
  * The router answers a known path with an unknown method as if the path did
  * not exist. This registers, for every path the API serves (and the extra
- * GET paths given), a 405 with `Allow` for each method the path does not take.
+ * paths given, with the methods each serves), a 405 with `Allow` for each
+ * method the path does not take.
  */
 export const layer = <Id extends string, Groups extends HttpApiGroup.Constraint>(
   api: HttpApi.HttpApi<Id, Groups>,
-  extraGetPaths: ReadonlyArray<`/${string}`>
+  extraPaths: ReadonlyArray<readonly [path: `/${string}`, methods: ReadonlyArray<Method>]>
 ) =>
   HttpRouter.use(Effect.fnUntraced(function*(router) {
-    const allowed = new Map<string, Set<string>>(extraGetPaths.map((path) => [path, new Set(["GET"])]))
+    const allowed = new Map<string, Set<string>>(extraPaths.map(([path, served]) => [path, new Set(served)]))
     HttpApi.reflect(api, {
       onGroup: () => {},
       onEndpoint: ({ endpoint }) => {

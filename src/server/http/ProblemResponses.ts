@@ -13,11 +13,16 @@ import { deadlineOf } from "./RequestTimeout.ts"
 
 export const problemContentType = "application/problem+json"
 
+// Every 503 is an outage the service recovers from by itself (the database,
+// a deadline, the token keys): it tells clients when to try again.
+export const retryAfterSeconds = "5"
+
 const titles = new Map<number, string>([
   [400, "Bad Request"],
   [401, "Unauthorized"],
   [404, "Not Found"],
   [405, "Method Not Allowed"],
+  [406, "Not Acceptable"],
   [408, "Request Timeout"],
   [413, "Content Too Large"],
   [415, "Unsupported Media Type"],
@@ -53,19 +58,28 @@ export const problem = (
     { status, contentType: problemContentType, ...(headers ? { headers } : {}) }
   )
 
-// Whatever produced an error response without a problem body (the router's
-// empty 404, the body reader's 413, a defect's 500), the client gets one. The
-// original headers, such as `Allow`, are kept.
+// Whatever produced an error response without a body of its own (the
+// router's empty 404, the body reader's 413, a defect's 500, a 415 in plain
+// text), the client gets a problem document. A JSON body is a document its
+// route chose, such as GraphQL's 400 listing a document's errors, and is
+// left as it is. The original headers, such as `Allow`, are kept.
 export const toProblem = (
   response: HttpServerResponse.HttpServerResponse,
   request: HttpServerRequest.HttpServerRequest
 ): HttpServerResponse.HttpServerResponse => {
-  if (response.status < 400 || response.headers["content-type"]?.startsWith(problemContentType)) return response
+  if (response.status < 400 || isJson(response)) return response
   const detail = response.status === 404
     ? `No resource at ${request.method} ${request.url.split("?")[0]}.`
     : details.get(response.status) ?? titles.get(response.status) ?? "The request failed."
   const { "content-type": _, "content-length": __, ...headers } = response.headers
   return problem(response.status, detail, headers)
+}
+
+/** Whether the answer has a body in `application/json` or a `+json` type (problem+json, graphql-response+json). */
+const isJson = (response: HttpServerResponse.HttpServerResponse) => {
+  if (response.body._tag === "Empty") return false
+  const mediaType = (response.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
+  return mediaType === "application/json" || (mediaType.startsWith("application/") && mediaType.endsWith("+json"))
 }
 
 /**

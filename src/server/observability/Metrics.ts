@@ -117,6 +117,22 @@ const dropped = perLabels((signal) =>
     { signal }
   )
 )
+const graphqlOperations = perLabels((type) =>
+  counter(
+    "task_api.graphql.operations",
+    "task_api_graphql_operations_total",
+    "GraphQL operations executed, by type (query, mutation); never by name, which clients choose.",
+    { "graphql.operation.type": type }
+  )
+)
+const graphqlErrors = perLabels((code) =>
+  counter(
+    "task_api.graphql.errors",
+    "task_api_graphql_errors_total",
+    "Errors in GraphQL answers, by extensions.code: most come with a 200, which the HTTP metrics count as a success.",
+    { code }
+  )
+)
 prometheusNames.set("task_api.ready", "task_api_ready")
 const ready = Metric.gauge("task_api.ready", {
   description: "1 while the instance is ready to serve (its database answers, it is not shutting down), else 0."
@@ -126,6 +142,8 @@ ready.updateUnsafe(1, registry)
 // Counters that alerts read start at 0, so the first increase is seen as one.
 for (const metric of [tasksCreated, tasksUpdated, tasksDeleted, replays, rateLimited]) metric.updateUnsafe(0, registry)
 for (const cause of ["database", "deadline", "keys", "overload"]) unavailable(cause).updateUnsafe(0, registry)
+for (const type of ["query", "mutation"]) graphqlOperations(type).updateUnsafe(0, registry)
+for (const code of ["INTERNAL_SERVER_ERROR", "UNAVAILABLE"]) graphqlErrors(code).updateUnsafe(0, registry)
 
 export const countTaskCreated = () => tasksCreated.updateUnsafe(1, registry)
 export const countTaskUpdated = () => tasksUpdated.updateUnsafe(1, registry)
@@ -135,6 +153,8 @@ export const countRateLimited = () => rateLimited.updateUnsafe(1, registry)
 export const countUnauthorized = (reason: string) => unauthorized(reason).updateUnsafe(1, registry)
 export const countUnavailable = (cause: "database" | "deadline" | "keys" | "overload") =>
   unavailable(cause).updateUnsafe(1, registry)
+export const countGraphqlOperation = (type: "query" | "mutation") => graphqlOperations(type).updateUnsafe(1, registry)
+export const countGraphqlError = (code: string) => graphqlErrors(code).updateUnsafe(1, registry)
 export const telemetryDropped = (signal: string) => {
   const metric = dropped(signal)
   return (count: number) => metric.updateUnsafe(count, registry)

@@ -9,6 +9,7 @@ import type { ServiceUnavailable } from "../../domain/TaskErrors.ts"
 import { entityTagOf, matches, parseVersions } from "../../domain/EntityTag.ts"
 import { PageCursor } from "./PageCursor.ts"
 import { plainJson } from "./PlainJson.ts"
+import { cursorAfter, readPage } from "./TaskPages.ts"
 import { TaskRepo } from "./TaskRepo.ts"
 
 const ifVersion = (header: string | undefined) => header === undefined ? undefined : parseVersions(header, "strong")
@@ -33,16 +34,11 @@ export const listPage = (
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, HttpApiError.BadRequestProblem | ServiceUnavailable> => {
   const after = query.cursor === undefined ? undefined : cursors.decode(owner, query.cursor)
   if (query.cursor !== undefined && after === undefined) return Effect.fail(invalidCursor)
-  // One row more than asked tells whether another page exists, so a last
-  // page that is exactly full still ends with a null cursor.
-  return Effect.map(repo.list(owner, { limit: query.limit + 1, status: query.status, after }), (rows) => {
-    const items = rows.slice(0, query.limit)
-    const last = items.at(-1)
+  return Effect.map(readPage(repo, owner, { limit: query.limit, status: query.status, after }), ({ hasNextPage, tasks }) => {
+    const last = tasks.at(-1)
     return plainJson(TaskPage, {
-      items,
-      next_cursor: rows.length > query.limit && last !== undefined
-        ? cursors.encode(owner, { createdAt: last.created_at, id: last.id })
-        : null
+      items: tasks,
+      next_cursor: hasNextPage && last !== undefined ? cursorAfter(cursors, owner, last) : null
     })
   })
 }
