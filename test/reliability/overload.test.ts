@@ -31,6 +31,9 @@ beforeAll(async () => {
     AUTH_MODE: "none",
     RATE_LIMIT_REQUESTS: "0",
     METRICS_PORT: String(managementPort),
+    // The defaults, which the test set-up otherwise relaxes for functional tests.
+    MAX_IN_FLIGHT: "64",
+    MAX_QUEUE_WAIT: "1 second",
     LOG_LEVEL: "warning"
   }, { nodeArgs: ["--max-semi-space-size=8", "--max-old-space-size=256"] })
 })

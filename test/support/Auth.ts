@@ -4,11 +4,17 @@ import { createHmac } from "node:crypto"
 export const testSecret = "task-api tests: a secret of at least 32 bytes"
 
 /**
- * What a test service runs with: its key, and a rate limit no functional test
- * reaches (the limiter still runs on every request). AUTH_MODE is left to its
- * default: jwt on PostgreSQL, none on an embedded database.
+ * What a test service runs with: its key, a rate limit no functional test
+ * reaches (the limiter still runs on every request), and a queue wait no
+ * burst of a functional test on a busy machine reaches (admission still runs
+ * on every request; the overload tests set their own). AUTH_MODE is left to
+ * its default: jwt on PostgreSQL, none on an embedded database.
  */
-export const testAuthEnv: Record<string, string> = { JWT_SECRET: testSecret, RATE_LIMIT_REQUESTS: "1000000" }
+export const testAuthEnv: Record<string, string> = {
+  JWT_SECRET: testSecret,
+  RATE_LIMIT_REQUESTS: "1000000",
+  MAX_QUEUE_WAIT: "30 seconds"
+}
 
 /** The user that test requests act as unless they name another. */
 export const defaultUser = "alice"
