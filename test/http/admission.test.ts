@@ -98,6 +98,17 @@ describe("admission", () => {
     expect(refused).toEqual(expect.arrayContaining(["w4", "w5"]))
   })
 
+  it("reads no rate from a full tick in which nothing finished: slow first requests do not refuse the next", async () => {
+    const { send, served, refused } = setUp(2, 1_000)
+    const first = send("a")
+    send("b")
+    await sleep(150)
+    for (const label of ["c", "d", "e"]) send(label)
+    expect(refused).toEqual([])
+    first.finish()
+    expect(served).toEqual(["a", "b", "c"])
+  })
+
   it("takes a burst after a quiet spell into its queue instead of refusing it", () => {
     const { send, served, refused } = setUp(2, 1_000)
     for (const label of ["a", "b", "c", "d", "e"]) send(label)

@@ -118,7 +118,11 @@ export const makeAdmission = (limits: AdmissionLimits, shedding: Shedding) => {
   // that stopped answering holds every request in flight until its deadline),
   // measures how fast requests finish, and reports what was refused.
   const tick = setInterval(() => {
-    if (fullSinceTick && (inFlight >= limits.maxInFlight || waitingCount > 0)) {
+    // A full tick in which nothing finished measures no rate: requests that
+    // are slow to start (a cold process, a first connection) would read as
+    // "0 a second" and refuse every arrival. A real stall is caught below,
+    // by the time each waiting request has waited.
+    if (fullSinceTick && finishedSinceTick > 0 && (inFlight >= limits.maxInFlight || waitingCount > 0)) {
       const rate = (finishedSinceTick * 1000) / tickMs
       finishRate = finishRate === undefined ? rate : 0.5 * finishRate + 0.5 * rate
     }
