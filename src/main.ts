@@ -22,6 +22,7 @@ import { readiness } from "./server/http/SystemHttp.ts"
 import { PageCursor } from "./server/tasks/PageCursor.ts"
 import { RequestTimeout } from "./server/http/RequestTimeout.ts"
 import * as Telemetry from "./server/observability/Telemetry.ts"
+import { TaskEvents } from "./server/tasks/TaskEvents.ts"
 import { TaskRepo } from "./server/tasks/TaskRepo.ts"
 
 // What every fiber sees, request fibers included: the loggers, telemetry
@@ -93,7 +94,8 @@ const ServerLeavingCleanly = Layer.unwrap(Effect.map(AppConfig, ({ shutdownDelay
 // for a database that may not answer either.
 const Main = ServerLeavingCleanly.pipe(
   Layer.provide(HttpServerLive),
-  Layer.provide([TaskRepo.layer, PageCursor.layer]),
+  // The repository tells TaskEvents of its commits, where the database does not (see TaskEvents.layer).
+  Layer.provide(Layer.mergeAll(TaskRepo.layer, PageCursor.layer).pipe(Layer.provideMerge(TaskEvents.layer))),
   Layer.provide(Database.layer),
   Layer.provide(Authorization.layer),
   Layer.provide(Settings),

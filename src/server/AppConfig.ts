@@ -18,6 +18,9 @@ const appConfig = Config.all({
   databaseUrl: optional(Config.Redacted("DATABASE_URL")),
   databasePoolSize: Config.schema(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100 })), "DATABASE_POOL_SIZE")
     .pipe(Config.withDefault(10)),
+  // Where each instance LISTENs for the task changes every instance makes (GraphQL subscriptions): a
+  // session of its own, so not PgBouncer in transaction pooling. Unset: DATABASE_URL, when it is direct.
+  databaseListenUrl: optional(Config.Redacted("DATABASE_LISTEN_URL")),
   dataDir: Config.String("DATA_DIR").pipe(Config.withDefault("./.data")),
   host: Config.String("HOST").pipe(Config.withDefault("0.0.0.0")),
   // 0 asks the system for a free port, as tests do.
@@ -74,6 +77,10 @@ const appConfig = Config.all({
   apiDocs: Config.Boolean("API_DOCS").pipe(Config.withDefault(true)),
   // GraphQL introspection (__schema, __type); off, field suggestions ("Did you mean") go too.
   graphqlIntrospection: Config.Boolean("GRAPHQL_INTROSPECTION").pipe(Config.withDefault(true)),
+  // Open subscription streams (GraphQL over Server-Sent Events) one instance serves; past it, a 503.
+  maxSubscriptions: Config.schema(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)), "MAX_SUBSCRIPTIONS").pipe(
+    Config.withDefault(1000)
+  ),
   // GET /metrics (Prometheus): on the main port, or on METRICS_PORT alone, or (false) nowhere.
   metrics: Config.Boolean("METRICS").pipe(Config.withDefault(true)),
   metricsPort: optional(Config.schema(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 })), "METRICS_PORT")),

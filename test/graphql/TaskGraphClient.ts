@@ -89,6 +89,16 @@ export const DeleteTask = GraphQL.mutation("DeleteTask", {
   result: Schema.Struct({ deleteTask: Schema.String })
 })
 
+export const TaskEventKind = Schema.Literals(["CREATED", "UPDATED", "DELETED"])
+
+/** Every change to the caller's tasks, from any instance, as it is committed; `task` is null for DELETED. */
+export const TaskEvents = GraphQL.subscription("TaskEvents", {
+  document: `subscription TaskEvents { taskEvents { kind id task { ${taskFields} } } }`,
+  result: Schema.Struct({
+    taskEvents: Schema.Struct({ kind: TaskEventKind, id: Schema.String, task: Schema.NullOr(Task) })
+  })
+})
+
 /** Sends the caller's bearer token with every operation. */
 export class BearerToken extends GraphQLMiddleware.Service<BearerToken>()("task-api/example/BearerToken") {
   static readonly layer = (token: Redacted.Redacted<string>) =>
@@ -103,9 +113,14 @@ export class BearerToken extends GraphQLMiddleware.Service<BearerToken>()("task-
     )
 }
 
-export const TaskGraphGroup = GraphQLGroup.make(TaskById, Tasks, CreateTask, UpdateTask, DeleteTask).middleware(BearerToken)
+export const TaskGraphGroup = GraphQLGroup.make(TaskById, Tasks, CreateTask, UpdateTask, DeleteTask, TaskEvents)
+  .middleware(BearerToken)
 
-/** The Task API over GraphQL: `TaskById`, `Tasks`, `CreateTask`, `UpdateTask`, `DeleteTask`. */
+/**
+ * The Task API over GraphQL: `TaskById`, `Tasks`, `CreateTask`, `UpdateTask`,
+ * `DeleteTask`, and the `TaskEvents` subscription (graphql-sse: a stream that
+ * subscribes again by itself when its server goes away).
+ */
 export class TaskGraph extends Context.Service<TaskGraph, GraphQLClient.FromGroup<typeof TaskGraphGroup>>()(
   "task-api/example/TaskGraph"
 ) {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { createTask, listTasks, send, type TaskBody } from "../support/Http.ts"
+import { readEvents, subscriptionRequest, taskEventsQuery } from "../support/EventStream.ts"
 import type { Target } from "../support/Targets.ts"
 import {
   createGraphqlTask,
@@ -7,6 +8,8 @@ import {
   dataOf,
   expectError,
   graphql,
+  type GraphqlAnswer,
+  graphqlResponse,
   type GraphqlTask,
   taskFields
 } from "./GraphqlRequests.ts"
@@ -406,6 +409,82 @@ export const taskGraphContract = (name: string, makeTarget: () => Promise<Target
         expect((await target.fetch(`/tasks/${task.id}`, { method: "DELETE", headers: { "if-match": seen.etag } })).status)
           .toBe(204)
         expect(dataOf(await graphql(target, taskQuery, { id: task.id }))).toEqual({ task: null })
+      })
+    })
+
+    describe("taskEvents (a subscription over Server-Sent Events)", () => {
+      const subscribe = async (user?: string) => {
+        const request = subscriptionRequest(taskEventsQuery)
+        const response = user === undefined ? await target.fetch("/graphql", request) : await target.fetchAs(user, "/graphql", request)
+        expect(response.status).toBe(200)
+        expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/)
+        return readEvents(response)
+      }
+
+      it("delivers the subscriber's creates, updates and deletes, made by either API, in order, and never another owner's", async () => {
+        const mine = await subscribe()
+        const theirs = await subscribe("mallory")
+        try {
+          const created = await send(target, "POST", "/tasks", { title: "watched" })
+          const rest = (await created.json()) as TaskBody
+          await target.fetchAs("mallory", "/tasks", {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ title: "not yours" })
+          })
+          const updated = dataOf(
+            await graphql<{ updateTask: GraphqlTask }>(target, updateMutation, {
+              id: rest.id,
+              input: { status: "COMPLETED" },
+              ifMatch: created.headers.get("etag")
+            })
+          ).updateTask
+          expect((await target.fetch(`/tasks/${rest.id}`, { method: "DELETE" })).status).toBe(204)
+
+          expect(await mine.nextResult()).toEqual({
+            data: { taskEvents: { kind: "CREATED", id: rest.id, task: { id: rest.id, title: "watched", status: "PENDING", etag: created.headers.get("etag") } } }
+          })
+          expect(await mine.nextResult()).toEqual({
+            data: { taskEvents: { kind: "UPDATED", id: rest.id, task: { id: rest.id, title: "watched", status: "COMPLETED", etag: updated.etag } } }
+          })
+          expect(await mine.nextResult()).toEqual({ data: { taskEvents: { kind: "DELETED", id: rest.id, task: null } } })
+          const other = await theirs.nextResult()
+          expect(other.data.taskEvents).toMatchObject({ kind: "CREATED", task: { title: "not yours" } })
+          await expect(theirs.nextResult(300)).rejects.toThrow(/No event/)
+        } finally {
+          await mine.close()
+          await theirs.close()
+        }
+      })
+
+      it("announces a create once: its idempotent replay is no new task", async () => {
+        const events = await subscribe()
+        try {
+          const first = await createGraphqlTask(target, { title: "once" }, { key: "key-1" })
+          await createGraphqlTask(target, { title: "once" }, { key: "key-1" })
+          await send(target, "DELETE", `/tasks/${first.id}`)
+          expect((await events.nextResult()).data.taskEvents).toMatchObject({ kind: "CREATED", id: first.id })
+          expect((await events.nextResult()).data.taskEvents).toMatchObject({ kind: "DELETED", id: first.id })
+        } finally {
+          await events.close()
+        }
+      })
+
+      it("is served only as an event stream: by POST with Accept: text/event-stream", async () => {
+        const asJson = await graphql(target, taskEventsQuery)
+        expect(expectError(asJson, "GRAPHQL_VALIDATION_FAILED").message).toContain("text/event-stream")
+        const byGet = await target.fetch(`/graphql?query=${encodeURIComponent(taskEventsQuery)}`, {
+          headers: { accept: graphqlResponse }
+        })
+        expect(byGet.status).toBe(400)
+        expectError((await byGet.json()) as GraphqlAnswer, "GRAPHQL_VALIDATION_FAILED")
+      })
+
+      it("answers a subscription that cannot run with its errors, not with a stream", async () => {
+        const response = await target.fetch("/graphql", subscriptionRequest("subscription { taskEvents { nope } }"))
+        expect(response.status).toBe(400)
+        expect(response.headers.get("content-type")).toMatch(/^application\/graphql-response\+json/)
+        expectError((await response.json()) as GraphqlAnswer, "GRAPHQL_VALIDATION_FAILED")
       })
     })
   })

@@ -6,6 +6,7 @@ import { AppConfig } from "../../src/server/AppConfig.ts"
 import * as Database from "../../src/server/database/Database.ts"
 import * as HttpApp from "../../src/server/http/HttpApp.ts"
 import { PageCursor } from "../../src/server/tasks/PageCursor.ts"
+import { TaskEvents } from "../../src/server/tasks/TaskEvents.ts"
 import { TaskRepo } from "../../src/server/tasks/TaskRepo.ts"
 import { testAuthEnv, withToken } from "./Auth.ts"
 import { startPgbouncer } from "./Pgbouncer.ts"
@@ -39,7 +40,8 @@ export const makeHandler = (
 ) =>
   HttpRouter.toWebHandler(
     HttpApp.routes.pipe(
-      Layer.provide([repo, PageCursor.layerRandom, configLayer(definedOnly({ AUTH_MODE: "jwt", ...testAuthEnv, ...env }))]),
+      // Subscribers hear of the repository's commits within the process.
+      Layer.provide([repo.pipe(Layer.provideMerge(TaskEvents.layerLocal)), PageCursor.layerRandom, configLayer(definedOnly({ AUTH_MODE: "jwt", ...testAuthEnv, ...env }))]),
       Layer.provide(HttpServer.layerServices),
       // Merged, so that request fibers (not only layer construction) see them.
       Layer.provideMerge(services)

@@ -2,6 +2,7 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Reactivity from "effect/reactivity/Reactivity"
@@ -98,7 +99,17 @@ const embedded = (dataDir: string) =>
  * it is unset, an embedded PostgreSQL (PGlite) kept in `DATA_DIR`, reached
  * over a local socket by the same client, so one code path serves both.
  */
-export const layer: Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, Error, AppConfig> = Layer.unwrap(
+/**
+ * How the service reaches its database: PostgreSQL directly, or through
+ * something between (a pooler); or PGlite, embedded or behind a socket, whose
+ * one backend serves every connection.
+ */
+export class DatabaseRoute extends Context.Service<DatabaseRoute, {
+  readonly embedded: boolean
+  readonly direct: boolean
+}>()("task-api/server/DatabaseRoute") {}
+
+export const layer: Layer.Layer<SqlClient.SqlClient | PgClient.PgClient | DatabaseRoute, Error, AppConfig> = Layer.unwrap(
   Effect.gen(function*() {
     const config = yield* AppConfig
     if (config.databaseUrl !== undefined) {
@@ -117,7 +128,7 @@ export const layer: Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, Error, 
         connectTimeout: config.databaseTimeout,
         connections: config.databasePoolSize,
         named: route.direct
-      })
+      }).pipe(Layer.merge(Layer.succeed(DatabaseRoute, { embedded: route.embedded, direct: route.direct })))
     }
     const { directory, url } = yield* embedded(config.dataDir)
     // PGlite parses every unnamed statement again, slowly (start-up on a new
@@ -126,7 +137,7 @@ export const layer: Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, Error, 
       connectTimeout: config.databaseTimeout,
       connections: embeddedPoolSize,
       named: true
-    })
+    }).pipe(Layer.merge(Layer.succeed(DatabaseRoute, { embedded: true, direct: true })))
   })
 )
 
@@ -143,11 +154,13 @@ const routeTo = (url: Redacted.Redacted, connectTimeout: AppConfig["Service"]["d
   Effect.gen(function*() {
     const named = new URL(Redacted.value(url))
     const probe = yield* PgClient.make({ url, prepare: false, connectTimeout })
-    const [server] = yield* probe<{ address: string | null; port: number | null }>`
-      SELECT host(inet_server_addr()) AS address, inet_server_port() AS port`
+    const [server] = yield* probe<{ address: string | null; port: number | null; version: string }>`
+      SELECT host(inet_server_addr()) AS address, inet_server_port() AS port, version() AS version`
+    // PGlite behind a socket (as tests serve it): one backend for every connection.
+    const embedded = server?.version.includes("PGlite") ?? false
     // A Unix socket has no address: nothing to compare, so taken as direct.
     if (server?.address === null || server?.address === undefined || named.hostname === "") {
-      return { direct: true, answersFrom: "a Unix socket" }
+      return { direct: true, embedded, answersFrom: "a Unix socket" }
     }
     const port = Number(named.port || 5432)
     const addresses = yield* Effect.promise(() =>
@@ -159,5 +172,5 @@ const routeTo = (url: Redacted.Redacted, connectTimeout: AppConfig["Service"]["d
     const isLoopback = (address: string) => address === "::1" || address.startsWith("127.")
     const sameHost = addresses.includes(server.address) ||
       (isLoopback(server.address) && addresses.some(isLoopback))
-    return { direct: sameHost && server.port === port, answersFrom: `${server.address}:${server.port}` }
+    return { direct: sameHost && server.port === port, embedded, answersFrom: `${server.address}:${server.port}` }
   }).pipe(Effect.scoped, Effect.provide(Reactivity.layer))

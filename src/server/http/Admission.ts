@@ -35,6 +35,23 @@ const isProbe = (url: string | undefined) => {
   return probes.has(query === -1 ? url : url.slice(0, query))
 }
 
+// Each admission's listener for a response's end, so that `releaseAdmission`
+// can tell it among the others a response has.
+const admissionListeners = new WeakSet<(this: ServerResponse) => void>()
+
+/**
+ * Gives back the place a request took, while its response stays open: a
+ * subscription's stream, open for as long as its client listens, is no work
+ * in flight, and must not keep others waiting.
+ */
+export const releaseAdmission = (response: ServerResponse) => {
+  for (const listener of response.listeners("close") as Array<(this: ServerResponse) => void>) {
+    if (!admissionListeners.has(listener)) continue
+    response.off("close", listener)
+    listener.call(response)
+  }
+}
+
 const tickMs = 100
 const reportEveryMs = 5_000
 
@@ -95,6 +112,7 @@ export const makeAdmission = (limits: AdmissionLimits, shedding: Shedding) => {
     finishedSinceTick++
     admitWaiting()
   }
+  admissionListeners.add(finished)
 
   const serve = (handler: Handler, request: IncomingMessage, response: ServerResponse) => {
     if (++inFlight >= limits.maxInFlight) fullSinceTick = true

@@ -7,15 +7,17 @@ import { setReady } from "../observability/Metrics.ts"
 /** Whether the instance is leaving: from SIGTERM on, /ready answers 503 so balancers stop sending to it. */
 export interface DrainState {
   draining: boolean
+  /** Run when the server stops serving, before it closes: what would hold it open (a subscription's stream) ends. */
+  readonly leaving: Set<() => void>
 }
 
 /** Never draining: what the routes see when nothing shuts them down (tests that build the routes alone). */
 export const Draining = Context.Reference<DrainState>("task-api/server/http/Draining", {
-  defaultValue: () => ({ draining: false })
+  defaultValue: () => ({ draining: false, leaving: new Set() })
 })
 
 /** The state the routes and the shutdown share, made fresh for one service. */
-export const layerState = Layer.sync(Draining, (): DrainState => ({ draining: false }))
+export const layerState = Layer.sync(Draining, (): DrainState => ({ draining: false, leaving: new Set() }))
 
 /**
  * Leaving a balancer cleanly. On SIGTERM (the layer's release) /ready
@@ -36,5 +38,6 @@ export const layerOnShutdown = (options: { readonly delay: Duration.Duration; re
             `then closing, with up to ${Duration.format(options.timeout)} for requests in flight`
         )
         yield* Effect.sleep(options.delay)
+        for (const leave of state.leaving) leave()
       })
     )))

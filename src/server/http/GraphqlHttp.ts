@@ -21,16 +21,19 @@ import {
   validate
 } from "graphql"
 import type { RequestParams } from "graphql-http"
-import { Authorization, type CurrentOwner } from "../../api/Authorization.ts"
+import { Authorization, CurrentOwner } from "../../api/Authorization.ts"
 import { RequestDeadline } from "../../api/RequestDeadline.ts"
 import { taskGraphSchema } from "../../api/TaskGraph.ts"
 import { AppConfig } from "../AppConfig.ts"
 import { exchangeOf } from "../observability/Exchange.ts"
 import { countGraphqlError, countGraphqlOperation } from "../observability/Metrics.ts"
 import { childSpan } from "../observability/Tracing.ts"
+import { TaskEvents } from "../tasks/TaskEvents.ts"
 import { makeTaskGraphResolvers } from "../tasks/TaskGraphResolvers.ts"
+import { Draining } from "./Draining.ts"
 import { parseFailure, publicError, withCode } from "./GraphqlErrors.ts"
 import { graphqlLimits, limitRules } from "./GraphqlLimits.ts"
+import { makeSubscriptions, wantsEventStream } from "./GraphqlSubscriptions.ts"
 import {
   answer,
   graphqlResponse,
@@ -68,13 +71,14 @@ const operationSpan = (operation: OperationDefinitionNode) => () => {
 }
 
 /**
- * The GraphQL route at `path`, for GET (and so HEAD) and POST. It needs a
- * TaskRepo and a PageCursor, and the Authorization and RequestDeadline that
+ * The GraphQL route at `path`, for GET (and so HEAD) and POST, and its
+ * subscriptions over Server-Sent Events. It needs a TaskRepo, TaskEvents and a PageCursor, and the Authorization and RequestDeadline that
  * REST's endpoints use, so a caller has one rate limit and one deadline
  * whichever API it calls.
  */
 export const layer = (path: `/${string}`) => HttpRouter.use(Effect.fnUntraced(function*(router) {
-  const { graphqlIntrospection } = yield* AppConfig
+  const { graphqlIntrospection, maxSubscriptions } = yield* AppConfig
+  const subscribe = makeSubscriptions({ events: yield* TaskEvents, maxOpen: maxSubscriptions, drain: yield* Draining })
   const authorization = yield* Authorization
   const deadline = yield* RequestDeadline
   const resolvers = yield* makeTaskGraphResolvers
@@ -146,7 +150,9 @@ export const layer = (path: `/${string}`) => HttpRouter.use(Effect.fnUntraced(fu
 
   const serve = Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
-    const mediaType = negotiate(request.headers.accept)
+    // A graphql-sse subscription; what it cannot stream is answered in graphql-response+json.
+    const eventStream = request.method === "POST" && wantsEventStream(request.headers.accept)
+    const mediaType = eventStream ? graphqlResponse : negotiate(request.headers.accept)
     if (mediaType === undefined) return notAcceptable()
     const params = yield* requestParams
     if (HttpServerResponse.isHttpServerResponse(params)) return params
@@ -161,9 +167,18 @@ export const layer = (path: `/${string}`) => HttpRouter.use(Effect.fnUntraced(fu
       return refused(mediaType, [withCode(new GraphQLError(message), "GRAPHQL_VALIDATION_FAILED")])
     }
     if (operation.operation === "subscription") {
-      return refused(mediaType, [
-        withCode(new GraphQLError("Subscriptions are not served here yet.", { nodes: operation }), "GRAPHQL_VALIDATION_FAILED")
-      ])
+      if (!eventStream) {
+        return refused(mediaType, [
+          withCode(
+            new GraphQLError("A subscription is served over Server-Sent Events: POST it with Accept: text/event-stream.", {
+              nodes: operation
+            }),
+            "GRAPHQL_VALIDATION_FAILED"
+          )
+        ])
+      }
+      countGraphqlOperation("subscription")
+      return yield* childSpan(CurrentOwner.use((owner) => subscribe(document, params, owner)), operationSpan(operation))
     }
     // GET (and HEAD) must not change anything: GraphQL over HTTP, and HTTP itself.
     if (operation.operation === "mutation" && request.method !== "POST") {

@@ -64,6 +64,17 @@ Metric.registerUnsafe(
   { get: () => ({ value: active }), update: () => {}, modify: () => {} }
 )
 
+// Subscriptions (GraphQL over Server-Sent Events) open on this instance, as active requests are.
+let subscriptions = 0
+prometheusNames.set("task_api.graphql.subscriptions", "task_api_graphql_subscriptions")
+Metric.registerUnsafe(
+  Metric.gauge("task_api.graphql.subscriptions", { description: "GraphQL subscription streams open on this instance." }),
+  registry,
+  { get: () => ({ value: subscriptions }), update: () => {}, modify: () => {} }
+)
+export const subscriptionOpened = () => void subscriptions++
+export const subscriptionClosed = () => void subscriptions--
+
 /** One answered request: its method (bounded), route template (or `unmatched`), status and duration. */
 export const recordRequest = (method: string, route: string, status: number, durationSeconds: number) =>
   requestDurations(`${method} ${route} ${status}`).updateUnsafe(durationSeconds, registry)
@@ -121,7 +132,7 @@ const graphqlOperations = perLabels((type) =>
   counter(
     "task_api.graphql.operations",
     "task_api_graphql_operations_total",
-    "GraphQL operations executed, by type (query, mutation); never by name, which clients choose.",
+    "GraphQL operations executed, by type (query, mutation, subscription); never by name, which clients choose.",
     { "graphql.operation.type": type }
   )
 )
@@ -142,7 +153,7 @@ ready.updateUnsafe(1, registry)
 // Counters that alerts read start at 0, so the first increase is seen as one.
 for (const metric of [tasksCreated, tasksUpdated, tasksDeleted, replays, rateLimited]) metric.updateUnsafe(0, registry)
 for (const cause of ["database", "deadline", "keys", "overload"]) unavailable(cause).updateUnsafe(0, registry)
-for (const type of ["query", "mutation"]) graphqlOperations(type).updateUnsafe(0, registry)
+for (const type of ["query", "mutation", "subscription"]) graphqlOperations(type).updateUnsafe(0, registry)
 for (const code of ["INTERNAL_SERVER_ERROR", "UNAVAILABLE"]) graphqlErrors(code).updateUnsafe(0, registry)
 
 export const countTaskCreated = () => tasksCreated.updateUnsafe(1, registry)
@@ -153,7 +164,7 @@ export const countRateLimited = () => rateLimited.updateUnsafe(1, registry)
 export const countUnauthorized = (reason: string) => unauthorized(reason).updateUnsafe(1, registry)
 export const countUnavailable = (cause: "database" | "deadline" | "keys" | "overload") =>
   unavailable(cause).updateUnsafe(1, registry)
-export const countGraphqlOperation = (type: "query" | "mutation") => graphqlOperations(type).updateUnsafe(1, registry)
+export const countGraphqlOperation = (type: "query" | "mutation" | "subscription") => graphqlOperations(type).updateUnsafe(1, registry)
 export const countGraphqlError = (code: string) => graphqlErrors(code).updateUnsafe(1, registry)
 export const telemetryDropped = (signal: string) => {
   const metric = dropped(signal)

@@ -2,6 +2,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type { CreateTask, Task, TaskId, TaskStatus, UpdateTask } from "../../domain/Task.ts"
 import type { Versions } from "../../domain/EntityTag.ts"
 import type {
@@ -11,6 +12,7 @@ import type {
   TaskNotFound
 } from "../../domain/TaskErrors.ts"
 import type { PagePosition } from "./PageCursor.ts"
+import { TaskEvents } from "./TaskEvents.ts"
 import { makeMemoryTaskRepo } from "./TaskRepoMemory.ts"
 import { makeSqlTaskRepo } from "./TaskRepoSql.ts"
 
@@ -53,5 +55,8 @@ export class TaskRepo extends Context.Service<TaskRepo, {
   static readonly layer = Layer.effect(TaskRepo, makeSqlTaskRepo)
 
   /** Tasks in a Map: for fast tests of everything above the database (TaskRepoMemory.ts). */
-  static readonly layerMemory = Layer.sync(TaskRepo, makeMemoryTaskRepo)
+  static readonly layerMemory = Layer.effect(
+    TaskRepo,
+    Effect.map(Effect.serviceOption(TaskEvents), (events) => makeMemoryTaskRepo(Option.getOrUndefined(events)?.committed))
+  )
 }

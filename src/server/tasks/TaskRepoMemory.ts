@@ -5,14 +5,15 @@ import { matches, type Versions } from "../../domain/EntityTag.ts"
 import type { PreconditionFailed, TaskNotFound } from "../../domain/TaskErrors.ts"
 import { changedSince, fingerprintOf, idempotencyWindowMs, keyReused, notFound } from "./TaskAnswers.ts"
 import type { PagePosition } from "./PageCursor.ts"
+import type { TaskEvents } from "./TaskEvents.ts"
 import type { TaskRepo } from "./TaskRepo.ts"
 
 /** The next `updated_at`: now, but always after the previous one, so every change moves it. */
 const nextUpdatedAt = (previous: string, now: number): string =>
   new Date(Math.max(now, Date.parse(previous) + 1)).toISOString()
 
-/** TaskRepo in a Map: for fast tests of everything above the database. */
-export const makeMemoryTaskRepo = (): TaskRepo["Service"] => {
+/** TaskRepo in a Map: for fast tests of everything above the database. Each write is told to `committed`. */
+export const makeMemoryTaskRepo = (committed: TaskEvents["Service"]["committed"] = () => {}): TaskRepo["Service"] => {
   const tasks = new Map<string, { readonly owner: string; readonly task: Task }>()
   const keys = new Map<string, { readonly fingerprint: string; readonly task: Task; readonly at: number }>()
   let lastCreatedAt = 0
@@ -66,6 +67,7 @@ export const makeMemoryTaskRepo = (): TaskRepo["Service"] => {
         }
         tasks.set(task.id, { owner, task })
         if (keyOf !== undefined) keys.set(keyOf, { fingerprint: fingerprint!, task, at: Date.now() })
+        committed(owner, { kind: "CREATED", id: task.id, task })
         return Effect.succeed(task)
       }),
     list: (owner, { after, limit, status }) =>
@@ -85,14 +87,19 @@ export const makeMemoryTaskRepo = (): TaskRepo["Service"] => {
     update: (owner, id, changes, ifVersion) =>
       atVersion(owner, id, ifVersion, (task) => {
         const changed: Task = { ...task, ...changes }
-        if (changed.title === task.title && changed.description === task.description && changed.status === task.status) {
-          return task
-        }
-        const updated = { ...changed, updated_at: nextUpdatedAt(task.updated_at, Date.now()) }
+        // A change to nothing is still an update, announced as PostgreSQL's trigger announces it.
+        const unchanged = changed.title === task.title && changed.description === task.description &&
+          changed.status === task.status
+        const updated = unchanged ? task : { ...changed, updated_at: nextUpdatedAt(task.updated_at, Date.now()) }
         tasks.set(id, { owner, task: updated })
+        committed(owner, { kind: "UPDATED", id, task: updated })
         return updated
       }),
-    remove: (owner, id, ifVersion) => atVersion(owner, id, ifVersion, () => void tasks.delete(id)),
+    remove: (owner, id, ifVersion) =>
+      atVersion(owner, id, ifVersion, () => {
+        tasks.delete(id)
+        committed(owner, { kind: "DELETED", id, task: null })
+      }),
     ready: Effect.void
   }
 }

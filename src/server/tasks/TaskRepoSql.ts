@@ -24,6 +24,8 @@ import {
 import { RequestTelemetry } from "../observability/Telemetry.ts"
 import { childSpan } from "../observability/Tracing.ts"
 import { changedSince, fingerprintOf, keyReused, notFound } from "./TaskAnswers.ts"
+import { taskColumns } from "./TaskColumns.ts"
+import { TaskEvents } from "./TaskEvents.ts"
 import type { ListRequest, TaskRepo } from "./TaskRepo.ts"
 
 const unavailable = new ServiceUnavailable({ detail: "The database cannot be reached; try again shortly." })
@@ -32,12 +34,6 @@ const notReady = new ServiceUnavailable({
   detail: `The database did not answer within ${Duration.format(readyTimeout)}; try again shortly.`
 })
 
-// Timestamps are rendered by PostgreSQL in the wire format, so rows need no
-// Date round trip in JavaScript. The output names shadow the columns, so
-// ORDER BY must qualify them (`tasks.created_at`) to sort by the indexed
-// timestamp rather than the formatted string.
-const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
-const taskColumns = `id, title, description, status, ${iso("created_at")} AS created_at, ${iso("updated_at")} AS updated_at`
 
 // jsonb stores an object's keys in an order of its own; a replayed task is
 // answered with its fields in the order of the first answer, byte for byte.
@@ -53,6 +49,8 @@ const inTaskOrder = ({ created_at, description, id, status, title, updated_at }:
 /** TaskRepo on the SqlClient: PostgreSQL, or the embedded PGlite. */
 export const makeSqlTaskRepo = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
+  // Subscribers hear of each committed write (without TaskEvents, as in tests of the repository alone, nobody listens).
+  const { committed } = Option.getOrElse(yield* Effect.serviceOption(TaskEvents), () => ({ committed: () => {} }))
 
   const reportOutage = yield* makeOutageLog(sql`SELECT 1`)
 
@@ -160,9 +158,12 @@ export const makeSqlTaskRepo = Effect.gen(function*() {
           : sql.withTransaction(createOnce(owner, input, idempotencyKey))
       ),
       ({ replayed, task }) => {
-        // Counted once committed, so a rolled-back create counts nothing.
+        // Counted and announced once committed, so a rolled-back create does neither.
         if (replayed) countReplay()
-        else countTaskCreated()
+        else {
+          countTaskCreated()
+          committed(owner, { kind: "CREATED", id: task.id, task })
+        }
         return task
       }
     )
@@ -217,7 +218,11 @@ export const makeSqlTaskRepo = Effect.gen(function*() {
       RETURNING ${sql.literal(taskColumns)}`).pipe(
         Effect.flatMap((rows) => rows.length === 0 ? explainMiss(owner, id, ifVersion) : Effect.succeed(rows[0]!)),
         boundary("update", "UPDATE"),
-        Effect.map((task) => (countTaskUpdated(), task))
+        Effect.map((task) => {
+          countTaskUpdated()
+          committed(owner, { kind: "UPDATED", id: task.id, task })
+          return task
+        })
       )
   }
 
@@ -226,7 +231,10 @@ export const makeSqlTaskRepo = Effect.gen(function*() {
       DELETE FROM tasks WHERE id = ${id} AND owner = ${owner} AND ${atVersion(ifVersion)} RETURNING id`).pipe(
       Effect.flatMap((rows) => rows.length === 0 ? explainMiss(owner, id, ifVersion) : Effect.void),
       boundary("remove", "DELETE"),
-      Effect.map(countTaskDeleted)
+      Effect.map(() => {
+        countTaskDeleted()
+        committed(owner, { kind: "DELETED", id, task: null })
+      })
     )
 
   // A probe must answer quickly either way, however long a connection
