@@ -53,9 +53,9 @@ export const negotiate = (accept: string | undefined): MediaType | undefined => 
 
 /**
  * Whether a request is a browser's visit rather than a GraphQL request: a
- * GET (or HEAD) with no `query`, that names text/html in its Accept at least
- * as high as either JSON type. A browser's navigation does (`*\/*` alone
- * does not count); every GraphQL client names JSON first or only.
+ * GET (or HEAD) with no `query`, that names text/html in its Accept higher
+ * than either JSON type. A browser's navigation does (`*\/*` does not
+ * count); a GraphQL client names JSON, at least as high, or alone.
  */
 export const asksForPage = (request: HttpServerRequest.HttpServerRequest) => {
   if (request.method !== "GET" && request.method !== "HEAD") return false
@@ -69,7 +69,7 @@ export const asksForPage = (request: HttpServerRequest.HttpServerRequest) => {
     if (name === "text/html") html = Math.max(html, weight)
     else if (name === graphqlResponse || name === "application/json") json = Math.max(json, weight)
   }
-  return html > 0 && html >= json
+  return html > json
 }
 
 /** What a client that accepts neither media type gets. */
