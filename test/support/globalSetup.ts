@@ -8,7 +8,9 @@ const needed: ReadonlyArray<readonly [command: string, pkg: string]> = [
   ["prometheus", "prometheus"],
   ["haproxy", "haproxy"],
   ["pgbouncer", "pgbouncer"],
-  ["redis-server", "redis-server"]
+  ["redis-server", "redis-server"],
+  // The GraphQL explorer's browser test drives it with playwright-core.
+  ["chromium", "chromium"]
 ]
 
 const missing = () =>

@@ -10,6 +10,16 @@ const docsPolicy = "default-src 'none'; script-src 'unsafe-inline'; style-src 'u
   "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; " +
   "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
+/**
+ * The GraphQL explorer runs the scripts and styles it inlines, named by
+ * their hashes (no 'unsafe-inline', no 'unsafe-eval'), and posts only to
+ * this server; its fonts and icons are data: URLs in its styles.
+ */
+const explorerPolicy = (scriptHashes: ReadonlyArray<string>, styleHashes: ReadonlyArray<string>) =>
+  `default-src 'none'; script-src ${scriptHashes.join(" ")}; style-src ${styleHashes.join(" ")}; ` +
+  "img-src 'self' data:; font-src data:; connect-src 'self'; " +
+  "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
 const security = (policy: string) => ({
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
@@ -25,10 +35,22 @@ const security = (policy: string) => ({
  * tells any cache that stores it anyway that it is per token.
  */
 const taskAnswer = { ...security(apiPolicy), "cache-control": "private, no-cache", vary: "Authorization" }
+// GraphQL answers differ by Accept too: the media type, and the explorer page at the same URL.
+const graphqlAnswer = { ...taskAnswer, vary: "Authorization, Accept" }
 // Probes and metrics describe this instance at this moment: never stored.
 const neverStored = { ...security(apiPolicy), "cache-control": "no-store" }
 // The API's description changes only with a deployment: anyone may keep it for five minutes.
 const description = (policy: string) => ({ ...security(policy), "cache-control": "public, max-age=300" })
+
+/**
+ * The explorer page's headers, given the hashes of what it inlines: the
+ * docs' caching, and `Vary: Accept`, as GraphQL requests to the same URL
+ * get JSON. Its route adds them to the request's Exchange, over the path's.
+ */
+export const explorerHeaders = (scriptHashes: ReadonlyArray<string>, styleHashes: ReadonlyArray<string>) => ({
+  ...description(explorerPolicy(scriptHashes, styleHashes)),
+  vary: "Accept"
+})
 
 export interface AnswerHeaderPaths {
   readonly docs: string
@@ -47,7 +69,8 @@ export const answerHeaders = ({ docs, graphql, openapi }: AnswerHeaderPaths) => 
   const docsError = { ...neverStored, "content-security-policy": docsPolicy }
   return (path: string, status: number): Record<string, string> => {
     // GraphQL answers carry the same tasks, to the same token.
-    if (path === "/tasks" || path.startsWith("/tasks/") || path === graphql) return taskAnswer
+    if (path === "/tasks" || path.startsWith("/tasks/")) return taskAnswer
+    if (path === graphql) return graphqlAnswer
     if (path === docs) return status < 300 ? docsPage : docsError
     if (path === openapi && status < 300) return openapiDocument
     return neverStored

@@ -32,10 +32,12 @@ import { TaskEvents } from "../tasks/TaskEvents.ts"
 import { makeTaskGraphResolvers } from "../tasks/TaskGraphResolvers.ts"
 import { Draining } from "./Draining.ts"
 import { parseFailure, publicError, withCode } from "./GraphqlErrors.ts"
+import * as GraphqlExplorer from "./GraphqlExplorer.ts"
 import { graphqlLimits, limitRules } from "./GraphqlLimits.ts"
 import { makeSubscriptions, wantsEventStream } from "./GraphqlSubscriptions.ts"
 import {
   answer,
+  asksForPage,
   graphqlResponse,
   type MediaType,
   negotiate,
@@ -74,9 +76,11 @@ const operationSpan = (operation: OperationDefinitionNode) => () => {
  * The GraphQL route at `path`, for GET (and so HEAD) and POST, and its
  * subscriptions over Server-Sent Events. It needs a TaskRepo, TaskEvents and a PageCursor, and the Authorization and RequestDeadline that
  * REST's endpoints use, so a caller has one rate limit and one deadline
- * whichever API it calls.
+ * whichever API it calls. With `explorer`, a browser's GET without a query
+ * gets the GraphiQL page instead, before authentication: the page holds
+ * no data, and the token is the one its user gives it.
  */
-export const layer = (path: `/${string}`) => HttpRouter.use(Effect.fnUntraced(function*(router) {
+export const layer = (path: `/${string}`, options: { readonly explorer: boolean }) => HttpRouter.use(Effect.fnUntraced(function*(router) {
   const { graphqlIntrospection, maxSubscriptions } = yield* AppConfig
   const subscribe = makeSubscriptions({ events: yield* TaskEvents, maxOpen: maxSubscriptions, drain: yield* Draining })
   const authorization = yield* Authorization
@@ -201,6 +205,10 @@ export const layer = (path: `/${string}`) => HttpRouter.use(Effect.fnUntraced(fu
       authorization.bearer(asMiddlewareInput<CurrentOwner>(serve), { credential, ...guarded }))),
     guarded
   )
-  yield* router.add("GET", path, handler)
+  const explorer = options.explorer ? yield* GraphqlExplorer.make(path) : undefined
+  const get = explorer === undefined
+    ? handler
+    : Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => asksForPage(request) ? explorer : handler)
+  yield* router.add("GET", path, get)
   yield* router.add("POST", path, handler)
 }))

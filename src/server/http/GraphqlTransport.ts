@@ -16,6 +16,18 @@ import { problem } from "./ProblemResponses.ts"
 export const graphqlResponse = "application/graphql-response+json"
 export type MediaType = typeof graphqlResponse | "application/json"
 
+/** The media ranges of an Accept header that the client accepts at all (q > 0), with their weights. */
+const acceptedRanges = (accept: string) => {
+  const ranges: Array<{ readonly name: string; readonly weight: number }> = []
+  for (const range of accept.toLowerCase().split(",")) {
+    const [name = "", ...parameters] = range.split(";").map((part) => part.trim())
+    const q = parameters.find((parameter) => parameter.startsWith("q="))
+    const weight = q === undefined ? 1 : Number(q.slice(2))
+    if (weight > 0) ranges.push({ name, weight })
+  }
+  return ranges
+}
+
 /**
  * The media type to answer in. `application/graphql-response+json` when
  * the client accepts it at least as much as JSON (its status codes tell
@@ -25,11 +37,7 @@ export type MediaType = typeof graphqlResponse | "application/json"
 export const negotiate = (accept: string | undefined): MediaType | undefined => {
   if (accept === undefined || accept.trim() === "") return "application/json"
   let best: { readonly type: MediaType; readonly weight: number } | undefined
-  for (const range of accept.toLowerCase().split(",")) {
-    const [name = "", ...parameters] = range.split(";").map((part) => part.trim())
-    const q = parameters.find((parameter) => parameter.startsWith("q="))
-    const weight = q === undefined ? 1 : Number(q.slice(2))
-    if (!(weight > 0)) continue
+  for (const { name, weight } of acceptedRanges(accept)) {
     const type: MediaType | undefined = name === graphqlResponse
       ? graphqlResponse
       : name === "application/json" || name === "application/*" || name === "*/*"
@@ -41,6 +49,27 @@ export const negotiate = (accept: string | undefined): MediaType | undefined => 
     }
   }
   return best?.type
+}
+
+/**
+ * Whether a request is a browser's visit rather than a GraphQL request: a
+ * GET (or HEAD) with no `query`, that names text/html in its Accept higher
+ * than either JSON type. A browser's navigation does (`*\/*` does not
+ * count); a GraphQL client names JSON, at least as high, or alone.
+ */
+export const asksForPage = (request: HttpServerRequest.HttpServerRequest) => {
+  if (request.method !== "GET" && request.method !== "HEAD") return false
+  const accept = request.headers.accept
+  if (accept === undefined) return false
+  const query = request.url.indexOf("?")
+  if (query !== -1 && new URLSearchParams(request.url.slice(query + 1)).has("query")) return false
+  let html = 0
+  let json = 0
+  for (const { name, weight } of acceptedRanges(accept)) {
+    if (name === "text/html") html = Math.max(html, weight)
+    else if (name === graphqlResponse || name === "application/json") json = Math.max(json, weight)
+  }
+  return html > json
 }
 
 /** What a client that accepts neither media type gets. */

@@ -48,7 +48,8 @@ export const routes = Layer.unwrap(Effect.map(AppConfig, (config) => {
       Layer.provide([JsonBodyGuard, ProblemResponses.ValidationProblems, RequestTimeout.layer, Authorization.layer])
     ),
     // The same Authorization and deadline layers: built once, one rate limit per caller for both APIs.
-    GraphqlHttp.layer(graphqlPath).pipe(Layer.provide([RequestTimeout.layer, Authorization.layer])),
+    GraphqlHttp.layer(graphqlPath, { explorer: apiDocs }).pipe(Layer.provide([RequestTimeout.layer, Authorization.layer])),
+    // API_DOCS also governs the GraphQL explorer: GraphqlHttp serves it.
     apiDocs ? DocsPage.layer(docsPath) : Layer.empty,
     metricsHere ? MetricsEndpoint.route : Layer.empty,
     MethodNotAllowed.layer(Api, [
