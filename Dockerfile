@@ -1,13 +1,15 @@
 # syntax=docker/dockerfile:1
 
-# Compile the TypeScript with every dependency; the image already has Node 24,
-# so the `node` dev dependency's download is skipped (--ignore-scripts).
+# Compile the TypeScript with every dependency, and copy the GraphQL
+# explorer's browser files (dev dependencies) into dist; the image already has
+# Node 24, so the `node` dev dependency's download is skipped (--ignore-scripts).
 FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY scripts/explorerAssets.ts ./scripts/
 RUN npm run build
 
 # Production dependencies only.

@@ -1,31 +1,15 @@
 import { createHash } from "node:crypto"
 import { readFile } from "node:fs/promises"
-import { createRequire } from "node:module"
-import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { exchangeOf } from "../observability/Exchange.ts"
 import { explorerHeaders } from "./AnswerHeaders.ts"
+import { explorerAssetFiles } from "./ExplorerAssets.ts"
 
-// The GraphQL explorer a browser gets at /graphql: GraphiQL 4, the last
-// version published as a ready-made browser script (5 is ES modules on
-// Monaco, with web workers, and needs a bundler), with React 18's browser
-// scripts (19 publishes none). No build step: the files are read from
-// node_modules and inlined, so the page needs no network but its POSTs.
+// The GraphQL explorer a browser gets at /graphql: GraphiQL, its browser
+// files inlined (see ExplorerAssets), so the page needs no network but its POSTs.
 
-const resolve = createRequire(import.meta.url)
-
-const packageFile = (name: string, file: string) =>
-  path.join(path.dirname(resolve.resolve(`${name}/package.json`)), file)
-
-const vendorFiles = () => [
-  packageFile("react", "umd/react.production.min.js"),
-  packageFile("react-dom", "umd/react-dom.production.min.js"),
-  packageFile("graphiql", "dist/index.umd.js"),
-  packageFile("graphiql", "dist/style.css")
-]
-
-// eslint-disable-next-line security/detect-non-literal-fs-filename -- fixed files of installed packages
+// eslint-disable-next-line security/detect-non-literal-fs-filename -- the fixed files of ExplorerAssets
 const readVendorFile = (file: string) => readFile(file, "utf8")
 
 /** A CSP source naming inline content by its hash. */
@@ -75,7 +59,7 @@ interface Page {
 
 const build = (endpoint: string) =>
   Effect.promise(async (): Promise<Page> => {
-    const [react, reactDom, graphiql, graphiqlStyle] = await Promise.all(vendorFiles().map(readVendorFile))
+    const [react, reactDom, graphiql, graphiqlStyle] = await Promise.all(explorerAssetFiles().map(readVendorFile))
     const scripts = [react!, reactDom!, graphiql!, startScript(endpoint)]
     const style = `${graphiqlStyle!}\n${layoutStyle}`
     const html = "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n" +
