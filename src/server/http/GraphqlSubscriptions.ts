@@ -4,12 +4,18 @@ import * as Effect from "effect/Effect"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Stream from "effect/Stream"
-import { type DocumentNode, executeSubscriptionEvent, type ExecutionResult, validateSubscriptionArgs } from "graphql"
+import {
+  type DocumentNode,
+  executeSubscriptionEvent,
+  type ExecutionResult,
+  validateSubscriptionArgs,
+  type ValidatedSubscriptionArgs
+} from "graphql"
 import type { ServerResponse } from "node:http"
 import type { RequestParams } from "graphql-http"
 import { taskGraphSchema } from "../../api/TaskGraph.ts"
 import { subscriptionClosed, subscriptionOpened } from "../observability/Metrics.ts"
-import type { TaskEvents } from "../tasks/TaskEvents.ts"
+import type { TaskEvent, TaskEvents } from "../tasks/TaskEvents.ts"
 import { releaseAdmission } from "./Admission.ts"
 import type { DrainState } from "./Draining.ts"
 import { graphqlResponse, refused } from "./GraphqlTransport.ts"
@@ -31,7 +37,14 @@ export const keepAliveMs = 5_000
 
 const encoder = new TextEncoder()
 const keepAlive = encoder.encode(": keep-alive\n\n")
-const nextEvent = (result: ExecutionResult) => encoder.encode(`event: next\ndata: ${JSON.stringify(result)}\n\n`)
+const nextEvent = (result: ExecutionResult) => `event: next\ndata: ${JSON.stringify(result)}\n\n`
+
+/** The subscription's selection over one event. Synchronous: no field under `taskEvents` resolves by a promise. */
+const resultOf = (validated: ValidatedSubscriptionArgs, event: TaskEvent): ExecutionResult => {
+  const result = executeSubscriptionEvent({ ...validated, rootValue: { taskEvents: event } })
+  if (result instanceof Promise) throw new Error("A field under taskEvents resolved by a promise")
+  return result
+}
 
 /**
  * The subscription streams of one server: at most `maxOpen` at once, each
@@ -81,11 +94,11 @@ export const makeSubscriptions = (options: {
       const leave = () => void Deferred.doneUnsafe(left, Effect.void)
       // Subscribed before the answer's head is sent: a change made once the client has it is in its stream.
       const changes = yield* events.subscribe(owner, cut)
+      // Every event waiting is written at once, in one chunk: a write per event
+      // waits a turn of the event loop for the connection to drain, and under
+      // load a fast reader fell behind a burst of changes and was cut.
       const frames = changes.pipe(
-        Stream.mapEffect((event) =>
-          Effect.promise(() => Promise.resolve(executeSubscriptionEvent({ ...validated, rootValue: { taskEvents: event } })))
-        ),
-        Stream.map(nextEvent),
+        Stream.mapArray((events) => [encoder.encode(events.map((event) => nextEvent(resultOf(validated, event))).join(""))]),
         Stream.merge(Stream.map(Stream.tick(keepAliveMs), () => keepAlive), { haltStrategy: "left" }),
         Stream.interruptWhen(Deferred.await(left)),
         Stream.catch(() => Stream.empty),
