@@ -2,7 +2,14 @@ import { randomBytes, randomUUID } from "node:crypto"
 import * as http from "node:http"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { overload, percentile } from "../../bench/OverloadClient.ts"
-import { bearer } from "../support/Auth.ts"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import { TaskGraph } from "../graphql/TaskGraphClient.ts"
+import { bearer, defaultUser, tokenFor } from "../support/Auth.ts"
+import { readEvents, subscriptionRequest, taskEventsQuery } from "../support/EventStream.ts"
 import { type Cluster, type Stopped, startCluster } from "../support/Cluster.ts"
 import { waitFor } from "../support/Wait.ts"
 
@@ -25,6 +32,19 @@ beforeEach(async () => {
 })
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Effect's GraphQL client subscribed to TaskEvents at `url`: the ids it has heard of, as they come. */
+const subscribeWithClient = (url: string) => {
+  const heard: Array<string> = []
+  let failed: unknown
+  const fiber = Effect.runFork(
+    TaskGraph.use((client) => client.TaskEvents().pipe(Stream.runForEach(({ taskEvents }) => Effect.sync(() => heard.push(taskEvents.id))))).pipe(
+      Effect.provide(TaskGraph.layer({ url, token: Redacted.make(tokenFor(defaultUser)) })),
+      Effect.tapCause((cause) => Effect.sync(() => (failed = Cause.pretty(cause))))
+    )
+  )
+  return { heard, failure: () => failed, stop: () => Effect.runPromise(Fiber.interrupt(fiber)) }
+}
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`
 
 // Every subject is new to the cluster's Redis, so each starts with a full bucket.
@@ -283,6 +303,8 @@ describe("three instances behind HAProxy, on PgBouncer and Redis", () => {
   it("a rolling restart under load fails no request, exits cleanly and loses no acknowledged write", async () => {
     const mark = logMark()
     const stats = await cluster.balancerStats()
+    // A subscriber through the balancer all along, on Effect's GraphQL client, which subscribes again when its stream ends.
+    const subscriber = subscribeWithClient(cluster.url)
     const { load, result: { stopped, outAfter, backIn }, summary } = await underLoad("rolling", async () => {
       const stopped: Array<Stopped> = []
       const outAfter: Array<number> = []
@@ -311,6 +333,16 @@ describe("three instances behind HAProxy, on PgBouncer and Redis", () => {
         `HAProxy: ${JSON.stringify(await balancerFailures(stats))}`
     )
     reportLog("rolling restart", mark)
+    // Every instance was restarted under it: it subscribed again, and hears the next change.
+    const after = await fetch(`${cluster.url}/tasks`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...bearer() },
+      body: JSON.stringify({ title: "after the rollout" })
+    })
+    const { id: afterId } = (await after.json()) as Task
+    await waitFor(async () => subscriber.heard.includes(afterId), 7_000)
+    expect(subscriber.failure()).toBeUndefined()
+    await subscriber.stop()
     expect(load.failures.slice(0, 10)).toEqual([])
     expect(lost.slice(0, 10)).toEqual([])
     expect(creates).toBeGreaterThan(300)
@@ -321,6 +353,31 @@ describe("three instances behind HAProxy, on PgBouncer and Redis", () => {
       // It serves for SHUTDOWN_DELAY, then closes idle keep-alive connections at once.
       expect(exit.ms).toBeGreaterThanOrEqual(shutdownDelayMs)
       expect(exit.ms).toBeLessThan(shutdownDelayMs + 2_000)
+    }
+  })
+
+  it("a subscriber through the balancer hears within a second a change made through any instance, idle or not", async () => {
+    const response = await fetch(`${cluster.url}/graphql`, subscriptionRequest(taskEventsQuery, { headers: bearer() }))
+    expect(response.status).toBe(200)
+    const events = readEvents(response)
+    try {
+      // Idle past HAProxy's 10 s server timeout: the keep-alives hold the stream open.
+      await sleep(11_000)
+      for (const instance of cluster.instances) {
+        const made = performance.now()
+        const created = await fetch(`${instance.url}/tasks`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...bearer() },
+          body: JSON.stringify({ title: `made on ${instance.name}` })
+        })
+        expect(created.status).toBe(201)
+        const { id } = (await created.json()) as Task
+        const { data } = await events.nextResult(1_000)
+        expect(data.taskEvents).toMatchObject({ kind: "CREATED", id, task: { title: `made on ${instance.name}` } })
+        expect(performance.now() - made).toBeLessThan(1_000)
+      }
+    } finally {
+      await events.close()
     }
   })
 

@@ -1,5 +1,6 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
@@ -79,5 +80,26 @@ describe("the Task API through effect/graphql's typed client", () => {
       return missing.reason._tag === "ResponseError" ? missing.reason.errors[0].extensions?.code : missing.reason._tag
     }), "bob")
     expect(asBob).toEqual(Exit.succeed("NOT_FOUND"))
+  })
+
+  it("hears the caller's changes through the TaskEvents subscription (graphql-sse)", async () => {
+    const exit = await run(Effect.gen(function*() {
+      const client = yield* TaskGraph
+      const heard = yield* client.TaskEvents().pipe(Stream.take(3), Stream.runCollect, Effect.forkScoped)
+      // The stream opens in its own fiber: tasks are made until it has heard three.
+      const made: Array<string> = []
+      while (heard.pollUnsafe() === undefined && made.length < 50) {
+        const { createTask } = yield* client.CreateTask({ input: { title: `t${made.length}` } })
+        made.push(createTask.id)
+        yield* Effect.sleep("50 millis")
+      }
+      const events = (yield* Fiber.join(heard)).map(({ taskEvents }) => taskEvents)
+      expect(events.map(({ kind }) => kind)).toEqual(["CREATED", "CREATED", "CREATED"])
+      // Three consecutive creates, in order, each with its task as the mutation answered it.
+      const first = made.indexOf(events[0]!.id)
+      expect(events.map(({ id }) => id)).toEqual(made.slice(first, first + 3))
+      expect(events[0]!.task).toMatchObject({ id: events[0]!.id, status: "PENDING" })
+    }).pipe(Effect.scoped))
+    expect(exit).toEqual(Exit.void)
   })
 })

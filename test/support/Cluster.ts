@@ -112,6 +112,8 @@ export const startCluster = async (instanceEnv: Record<string, string> = {}): Pr
 
     const env: Record<string, string> = {
       DATABASE_URL: pgbouncer.url,
+      // As deploy/compose.yaml: subscriptions LISTEN on PostgreSQL itself, past PgBouncer.
+      DATABASE_LISTEN_URL: database.url,
       REDIS_URL: `redis://127.0.0.1:${redisPort}`,
       AUTH_MODE: "jwt",
       JWT_SECRET: testSecret,
