@@ -90,6 +90,11 @@ export const graphqlLimitsSuite = (name: string, makeTarget: (env?: Record<strin
         expectRefusedBy(await graphql(target, byVariable, { n: 101 }), "first")
         expectRefusedBy(await graphql(target, `query($n: Int = 1000) { tasks(first: $n) { nodes { id } } }`), "first")
         dataOf(await graphql(target, byVariable, { n: 100 }))
+        // The document is known now (checked documents are kept by their text): its variables are still measured.
+        expectRefusedBy(await graphql(target, byVariable, { n: 101 }), "first")
+        const sixPages = `query($n: Int) { ${aliases(6, "tasks(first: $n) { nodes { id } }")} }`
+        dataOf(await graphql(target, sixPages, { n: 80 }))
+        expectRefusedBy(await graphql(target, sixPages, { n: 90 }), "cost")
       })
 
       it("refuses a document whose pages add up to more than 500 rows, and runs one of exactly 500", async () => {

@@ -178,4 +178,23 @@ describe.skipIf((await testDatabaseKind) === "embedded")("subscriptions across i
       await events!.close()
     }
   })
+
+  it("listen again when their LISTEN connection is lost, and hear the changes made after", async () => {
+    const [here, there] = servers as [ServerProcess, ServerProcess]
+    const { events } = await subscribe(here)
+    try {
+      const ended = await database.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid()"
+      )
+      expect(ended.length).toBe(2)
+      // Changes made until an instance listens again are missed (see the README): made until one is heard.
+      await waitFor(async () => {
+        await createTask(there, { title: "after the loss" })
+        return await events!.nextResult(300).then(() => true, () => false)
+      }, 10_000)
+      expect(here.output.some((line) => line.includes("the LISTEN connection failed; listening again"))).toBe(true)
+    } finally {
+      await events!.close()
+    }
+  })
 })

@@ -1,6 +1,7 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -8,7 +9,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Reactivity from "effect/reactivity/Reactivity"
-import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
@@ -26,11 +26,7 @@ export interface TaskEvent {
 }
 
 /** A subscriber fell so far behind its events that its buffer is full: it is cut off. */
-export class SubscriptionEnded extends Error {
-  constructor() {
-    super("The subscriber fell behind its events")
-  }
-}
+export class SubscriberTooSlow extends Data.TaggedError("SubscriberTooSlow") {}
 
 /** Events a subscriber may have waiting before it is cut off: a slow reader must not grow memory. */
 export const subscriberBuffer = 64
@@ -43,7 +39,7 @@ interface Subscriber {
   readonly owner: string
   /** Closes the subscriber's connection, when its buffer is full. */
   readonly cut: () => void
-  readonly queue: Queue.Queue<TaskEvent, SubscriptionEnded | Cause.Done>
+  readonly queue: Queue.Queue<TaskEvent, SubscriberTooSlow | Cause.Done>
 }
 
 /**
@@ -59,7 +55,7 @@ const makeHub = () => {
     for (const subscriber of subscribers) {
       if (!Queue.offerUnsafe(subscriber.queue, event)) {
         remove(subscriber)
-        Queue.failCauseUnsafe(subscriber.queue, causeOf(new SubscriptionEnded()))
+        Queue.failCauseUnsafe(subscriber.queue, Cause.fail(new SubscriberTooSlow()))
         // Its stream may be waiting on a connection that no longer drains: only closing it frees both.
         subscriber.cut()
       }
@@ -78,8 +74,6 @@ const makeHub = () => {
   return { deliver, add, remove }
 }
 
-const causeOf = (error: SubscriptionEnded) => Cause.fail(error)
-
 /**
  * Task changes, as they are committed, to the subscribers of their owner on
  * this instance, whichever instance made them.
@@ -94,9 +88,9 @@ export class TaskEvents extends Context.Service<TaskEvents, {
    * Subscribes at once, to the owner's events from now on: the stream has
    * every one committed after this effect, until it is closed. When the
    * subscriber falls `subscriberBuffer` events behind, the stream fails with
-   * SubscriptionEnded and `cut` is called: whoever reads it is not reading.
+   * SubscriberTooSlow and `cut` is called: whoever reads it is not reading.
    */
-  readonly subscribe: (owner: string, cut: () => void) => Effect.Effect<Stream.Stream<TaskEvent, SubscriptionEnded>>
+  readonly subscribe: (owner: string, cut: () => void) => Effect.Effect<Stream.Stream<TaskEvent, SubscriberTooSlow>>
 }>()("task-api/server/TaskEvents") {
   /**
    * As the service runs: across instances when it can LISTEN (on
@@ -153,14 +147,14 @@ export class TaskEvents extends Context.Service<TaskEvents, {
         // or to a server that gives one connection at a time, it does not.
         const probe = `probe:${randomUUID()}`
         const verified = yield* listen.pipe(
-          Effect.tap(({ notifications }) =>
+          Effect.tap(({ notifications, scope }) =>
             Effect.andThen(
               sql`SELECT pg_notify(${channel}, ${probe})`,
               Effect.repeat(Queue.take(notifications), { until: (notification) => notification.payload === probe })
-            )
+            ).pipe(Effect.onError(() => Scope.close(scope, Exit.void)))
           ),
           Effect.timeout(verifyTimeout),
-          Effect.tapError((error) => Effect.logDebug("Task events: LISTEN failed its check", error)),
+          Effect.tapCause((cause) => Effect.logDebug("Task events: LISTEN failed its check", cause)),
           Effect.option
         )
         if (Option.isNone(verified)) {
@@ -188,24 +182,24 @@ export class TaskEvents extends Context.Service<TaskEvents, {
               : (yield* sql<Task>`SELECT ${sql.literal(taskColumns)} FROM tasks WHERE id = ${id}`)[0]
             if (current !== undefined) hub.deliver(owner, { kind, id, task: current })
           })
+        // Until the LISTEN connection fails.
         const deliverAll = ({ notifications, scope }: Effect.Success<typeof listen>) =>
-          Effect.gen(function*() {
-            while (true) {
-              const { payload } = yield* Queue.take(notifications)
-              yield* Effect.catchCause(announced(payload), (cause) => Effect.logWarning("Task events: an event was dropped", cause))
-            }
-          }).pipe(Effect.ensuring(Scope.close(scope, Exit.void)))
-        // The connection lost, changes made until it is back are missed: subscribers are not told (see the README).
-        const relisten = listen.pipe(
-          Effect.flatMap(deliverAll),
-          Effect.tapCause((cause) => Effect.logWarning("Task events: the LISTEN connection failed; listening again", cause)),
-          Effect.retry(Schedule.spaced("1 second"))
+          Queue.take(notifications).pipe(
+            Effect.flatMap(({ payload }) =>
+              Effect.catchCause(announced(payload), (cause) => Effect.logWarning("Task events: an event was dropped", cause))
+            ),
+            Effect.forever,
+            Effect.ensuring(Scope.close(scope, Exit.void))
+          )
+        // The connection lost, the changes made until it is back are missed: subscribers are not told (see the README).
+        const listenAgain = Effect.sleep(Duration.seconds(1)).pipe(Effect.andThen(Effect.flatMap(listen, deliverAll)))
+        const lost = (cause: Cause.Cause<unknown>) =>
+          Effect.logWarning("Task events: the LISTEN connection failed; listening again", cause)
+        yield* Effect.forkScoped(
+          Effect.catchCause(deliverAll(verified.value), lost).pipe(
+            Effect.andThen(Effect.forever(Effect.catchCause(listenAgain, lost)))
+          )
         )
-        yield* Effect.forkScoped(Effect.andThen(
-          Effect.catchCause(deliverAll(verified.value), (cause) =>
-            Effect.logWarning("Task events: the LISTEN connection failed; listening again", cause)),
-          relisten
-        ))
         yield* Effect.logInfo("Task events: listening for the changes every instance makes")
         return make(hub, false)
       })
@@ -215,7 +209,7 @@ export class TaskEvents extends Context.Service<TaskEvents, {
 const make = (hub: ReturnType<typeof makeHub>, announceHere: boolean): TaskEvents["Service"] => ({
   committed: announceHere ? hub.deliver : () => {},
   subscribe: (owner, cut) =>
-    Effect.map(Queue.bounded<TaskEvent, SubscriptionEnded | Cause.Done>(subscriberBuffer), (queue) => {
+    Effect.map(Queue.bounded<TaskEvent, SubscriberTooSlow | Cause.Done>(subscriberBuffer), (queue) => {
       const subscriber: Subscriber = { owner, cut, queue }
       hub.add(subscriber)
       return Stream.fromQueue(queue).pipe(Stream.ensuring(Effect.sync(() => hub.remove(subscriber))))
