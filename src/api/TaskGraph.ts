@@ -100,7 +100,13 @@ const DateTime = new GraphQLScalarType<string, string>({
   name: "DateTime",
   description: "An RFC 3339 timestamp in UTC with millisecond precision, as REST's timestamps: 2026-11-24T10:15:30.123Z.",
   specifiedByURL: "https://www.rfc-editor.org/rfc/rfc3339",
-  coerceOutputValue: dateTime,
+  // What the service answers, the database has just rendered: its form is
+  // checked, but not parsed again as a date (Date.parse was 5% of the CPU
+  // of a 50-task page).
+  coerceOutputValue: (value) => {
+    if (typeof value === "string" && rfc3339Millis.test(value)) return value
+    throw new GraphQLError("DateTime is an RFC 3339 timestamp in UTC with milliseconds, such as 2026-11-24T10:15:30.123Z.")
+  },
   coerceInputValue: dateTime,
   coerceInputLiteral: (node) => dateTime(node.kind === Kind.STRING ? node.value : undefined)
 })

@@ -19,6 +19,7 @@ import {
   specifiedRules
 } from "graphql"
 import type { RequestParams } from "graphql-http"
+import type { CompiledQuery } from "graphql-jit"
 import { Authorization, CurrentOwner } from "../../api/Authorization.ts"
 import { RequestDeadline } from "../../api/RequestDeadline.ts"
 import { taskGraphSchema } from "../../api/TaskGraph.ts"
@@ -31,7 +32,7 @@ import { makeTaskGraphResolvers } from "../tasks/TaskGraphResolvers.ts"
 import { Draining } from "./Draining.ts"
 import { publicError, withCode } from "./GraphqlErrors.ts"
 import * as GraphqlExplorer from "./GraphqlExplorer.ts"
-import { makeDocumentCheck } from "./GraphqlDocuments.ts"
+import { compiledOperation, makeDocumentCheck } from "./GraphqlDocuments.ts"
 import { makeSubscriptions, wantsEventStream } from "./GraphqlSubscriptions.ts"
 import {
   answer,
@@ -89,24 +90,34 @@ export const layer = (path: `/${string}`, options: { readonly explorer: boolean 
   const hideSuggestions = !graphqlIntrospection
   const checked = makeDocumentCheck(rules, { hideSuggestions })
 
-  const run = (document: DocumentNode, operation: OperationDefinitionNode, params: RequestParams) =>
+  const run = (
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    params: RequestParams,
+    compiled: CompiledQuery | undefined
+  ) =>
     childSpan(
       Effect.contextWith((context: Context.Context<CurrentOwner>) => {
         // Aborted only if the request is interrupted: Effect.promise's own
         // signal is aborted after every run, and each abort makes a
         // DOMException with its stack (4% of the CPU of a small query).
         const controller = new AbortController()
+        const contextValue = resolvers.bind(context, controller.signal)
         return Effect.onInterrupt(
           Effect.promise(() =>
-            Promise.resolve(execute({
-              schema: taskGraphSchema,
-              document,
-              operationName: params.operationName,
-              variableValues: params.variables,
-              contextValue: resolvers.bind(context, controller.signal),
-              abortSignal: controller.signal,
-              hideSuggestions
-            }))
+            Promise.resolve(
+              compiled !== undefined
+                ? compiled.query(undefined, contextValue, params.variables)
+                : execute({
+                  schema: taskGraphSchema,
+                  document,
+                  operationName: params.operationName,
+                  variableValues: params.variables,
+                  contextValue,
+                  abortSignal: controller.signal,
+                  hideSuggestions
+                })
+            )
           ),
           () => Effect.sync(() => controller.abort())
         )
@@ -178,7 +189,8 @@ export const layer = (path: `/${string}`, options: { readonly explorer: boolean 
       return problem(405, "A mutation is sent by POST; GET serves queries only.", { allow: "POST" })
     }
     countGraphqlOperation(operation.operation)
-    return yield* respond(mediaType, yield* run(document, operation, params))
+    const compiled = compiledOperation(document, params.operationName)
+    return yield* respond(mediaType, yield* run(document, operation, params, compiled))
   })
 
   // Authorization and the deadline are HttpApi middleware, given the endpoint
