@@ -16,6 +16,7 @@ import { randomUUID } from "node:crypto"
 import type { Task } from "../../domain/Task.ts"
 import { AppConfig } from "../AppConfig.ts"
 import { DatabaseRoute } from "../database/Database.ts"
+import { type Announcement, fromPayload, toPayloads } from "./TaskAnnouncements.ts"
 import { taskColumns } from "./TaskColumns.ts"
 
 /** A change to one of an owner's tasks, once committed. `task` is null for a deletion. */
@@ -31,7 +32,7 @@ export class SubscriberTooSlow extends Data.TaggedError("SubscriberTooSlow") {}
 /** Events a subscriber may have waiting before it is cut off: a slow reader must not grow memory. */
 export const subscriberBuffer = 64
 
-// The channel the database trigger of migration 0006 notifies on.
+// The channel every instance notifies and listens on.
 const channel = "task_events"
 const verifyTimeout = Duration.seconds(2)
 
@@ -80,8 +81,9 @@ const makeHub = () => {
  */
 export class TaskEvents extends Context.Service<TaskEvents, {
   /**
-   * Told by the repository once a write is committed. Where the database
-   * announces its commits itself (LISTEN/NOTIFY), this does nothing.
+   * Told by the repository once a write is committed: this instance's
+   * subscribers hear of it at once, and, over LISTEN/NOTIFY, every other
+   * instance's soon after (see TaskAnnouncements).
    */
   readonly committed: (owner: string, event: TaskEvent) => void
   /**
@@ -112,13 +114,16 @@ export class TaskEvents extends Context.Service<TaskEvents, {
   }))
 
   /** Within this process only: the in-memory repository, the embedded database, one instance. */
-  static readonly layerLocal = Layer.sync(TaskEvents, () => make(makeHub(), true))
+  static readonly layerLocal = Layer.sync(TaskEvents, () => {
+    const hub = makeHub()
+    return make(hub, hub.deliver)
+  })
 
   /**
-   * Across instances, through PostgreSQL: a trigger on `tasks` notifies
-   * every commit on a channel, and each instance LISTENs on one connection of
-   * its own, to `listenUrl` when given (LISTEN needs a session: PgBouncer in
-   * transaction pooling would lose it), else on the service's pool.
+   * Across instances, through PostgreSQL: each instance NOTIFYs what its
+   * writes committed on a channel, in batches, and LISTENs on one connection
+   * of its own, to `listenUrl` when given (LISTEN needs a session: PgBouncer
+   * in transaction pooling would lose it), else on the service's pool.
    */
   static readonly layerListen = (listenUrl?: PgClient.PgClientConfig["url"]) =>
     Layer.effect(
@@ -163,30 +168,51 @@ export class TaskEvents extends Context.Service<TaskEvents, {
               "come back on LISTEN within " + Duration.format(verifyTimeout) + "; set DATABASE_LISTEN_URL to a " +
               "connection that keeps its session (PostgreSQL itself, or PgBouncer in session pooling)"
           )
-          return make(makeHub(), true)
+          const local = makeHub()
+          return make(local, local.deliver)
         }
 
         const hub = makeHub()
-        const announced = (payload: string) =>
-          Effect.gen(function*() {
-            if (payload.startsWith("probe:")) return
-            const { id, kind, owner, task } = JSON.parse(payload) as {
-              readonly owner: string
-              readonly kind: TaskEvent["kind"]
-              readonly id: string
-              readonly task?: Task | null
-            }
-            // A task too large for a notification (8000 bytes) is read back.
-            const current = task !== undefined || kind === "DELETED"
-              ? task ?? null
-              : (yield* sql<Task>`SELECT ${sql.literal(taskColumns)} FROM tasks WHERE id = ${id}`)[0]
-            if (current !== undefined) hub.deliver(owner, { kind, id, task: current })
-          })
+        const instance = randomUUID()
+        // What other instances committed; this one's own went to its subscribers at once.
+        const heard = (payload: string) =>
+          Effect.forEach(fromPayload(payload), ({ from, id, kind, owner, task }) =>
+            Effect.gen(function*() {
+              if (from === instance) return
+              // A task too large for a notification is read back.
+              const current = task !== undefined || kind === "DELETED"
+                ? task ?? null
+                : (yield* sql<Task>`SELECT ${sql.literal(taskColumns)} FROM tasks WHERE id = ${id}`)[0]
+              if (current !== undefined) hub.deliver(owner, { kind, id, task: current })
+            }), { discard: true })
+
+        // What this instance committed, sent in batches: one statement at a
+        // time, each taking every event committed while the one before ran.
+        const unsent: Array<Announcement> = []
+        let sending = false
+        const send = Effect.gen(function*() {
+          while (unsent.length > 0) {
+            for (const payload of toPayloads(unsent.splice(0))) yield* sql`SELECT pg_notify(${channel}, ${payload})`
+          }
+        }).pipe(
+          Effect.catchCause((cause) => Effect.logWarning("Task events: changes could not be announced to other instances", cause)),
+          Effect.ensuring(Effect.sync(() => {
+            sending = false
+          }))
+        )
+        const runFork = Effect.runForkWith(yield* Effect.context<never>())
+        const committed = (owner: string, event: TaskEvent) => {
+          hub.deliver(owner, event)
+          unsent.push({ from: instance, owner, kind: event.kind, id: event.id, task: event.task })
+          if (sending) return
+          sending = true
+          runFork(send)
+        }
         // Until the LISTEN connection fails.
         const deliverAll = ({ notifications, scope }: Effect.Success<typeof listen>) =>
           Queue.take(notifications).pipe(
             Effect.flatMap(({ payload }) =>
-              Effect.catchCause(announced(payload), (cause) => Effect.logWarning("Task events: an event was dropped", cause))
+              Effect.catchCause(heard(payload), (cause) => Effect.logWarning("Task events: an event was dropped", cause))
             ),
             Effect.forever,
             Effect.ensuring(Scope.close(scope, Exit.void))
@@ -201,13 +227,13 @@ export class TaskEvents extends Context.Service<TaskEvents, {
           )
         )
         yield* Effect.logInfo("Task events: listening for the changes every instance makes")
-        return make(hub, false)
+        return make(hub, committed)
       })
     )
 }
 
-const make = (hub: ReturnType<typeof makeHub>, announceHere: boolean): TaskEvents["Service"] => ({
-  committed: announceHere ? hub.deliver : () => {},
+const make = (hub: ReturnType<typeof makeHub>, committed: TaskEvents["Service"]["committed"]): TaskEvents["Service"] => ({
+  committed,
   subscribe: (owner, cut) =>
     Effect.map(Queue.bounded<TaskEvent, SubscriberTooSlow | Cause.Done>(subscriberBuffer), (queue) => {
       const subscriber: Subscriber = { owner, cut, queue }
