@@ -182,7 +182,10 @@ export const taskGraphContract = (name: string, makeTarget: () => Promise<Target
         await createTask(target)
         for (const first of [0, -1]) expectError(await graphql(target, pageQuery, { first }), "BAD_USER_INPUT", ["first"])
         const { endCursor } = (await page({ first: 1 })).pageInfo
-        for (const after of ["forged", `${endCursor!.slice(0, -2)}xx`, endCursor!.slice(0, 20)]) {
+        // A character of the signature changed for certain (the last one carries padding bits a decoder may ignore).
+        const at = endCursor!.length - 2
+        const tampered = endCursor!.slice(0, at) + (endCursor![at] === "A" ? "B" : "A") + endCursor!.slice(at + 1)
+        for (const after of ["forged", tampered, endCursor!.slice(0, 20)]) {
           expectError(await graphql(target, pageQuery, { after }), "BAD_USER_INPUT", ["after"])
         }
         const bob = await graphql(target, pageQuery, { after: endCursor }, { user: "bob" })
