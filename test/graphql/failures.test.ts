@@ -8,6 +8,7 @@ import { ServiceUnavailable } from "../../src/domain/TaskErrors.ts"
 import * as Database from "../../src/server/database/Database.ts"
 import { RequestTimeout } from "../../src/server/http/RequestTimeout.ts"
 import { TaskRepo } from "../../src/server/tasks/TaskRepo.ts"
+import { repoThatAlways } from "../support/FailingRepo.ts"
 import { expectProblem } from "../support/Http.ts"
 import { startServer } from "../support/ServerProcess.ts"
 import { asUsers, configLayer, makeHandler } from "../support/Targets.ts"
@@ -43,17 +44,6 @@ const expectNothingLeaked = (answer: GraphqlAnswer) => {
   }
 }
 
-/** A repository whose every operation ends with `outcome`. */
-const repoThatAlways = (outcome: Effect.Effect<never, ServiceUnavailable>) =>
-  Layer.succeed(TaskRepo, TaskRepo.of({
-    create: () => outcome,
-    list: () => outcome,
-    findById: () => outcome,
-    update: () => outcome,
-    remove: () => outcome,
-    ready: Effect.void
-  }))
-
 const everyOperation = [
   [`{ task(id: "${someId}") { id } }`, "task"],
   [`{ node(id: "${someId}") { id } }`, "node"],
@@ -65,7 +55,7 @@ const everyOperation = [
 
 describe("an unexpected failure", () => {
   it("is INTERNAL_SERVER_ERROR with no detail, on every field, and its cause is logged", async () => {
-    const service = makeService(repoThatAlways(Effect.die(new Error(secret))))
+    const service = makeService(repoThatAlways(Effect.die(new Error(secret)), Effect.void))
     try {
       for (const [query, field] of everyOperation) {
         const answer = await graphql(service, query)
@@ -117,7 +107,7 @@ describe("a value the schema cannot answer (a bug below the resolvers)", () => {
 describe("a database that cannot answer", () => {
   it("is UNAVAILABLE on every field, with Retry-After", async () => {
     const down = Effect.fail(new ServiceUnavailable({ detail: "The database cannot be reached; try again shortly." }))
-    const service = makeService(repoThatAlways(down))
+    const service = makeService(repoThatAlways(down, Effect.void))
     try {
       for (const [query] of everyOperation) {
         const answer = await graphql(service, query)

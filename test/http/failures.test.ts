@@ -7,6 +7,7 @@ import { ServiceUnavailable } from "../../src/domain/TaskErrors.ts"
 import * as Database from "../../src/server/database/Database.ts"
 import { RequestTimeout } from "../../src/server/http/RequestTimeout.ts"
 import { TaskRepo } from "../../src/server/tasks/TaskRepo.ts"
+import { repoThatAlways } from "../support/FailingRepo.ts"
 import { createTask, expectProblem, send } from "../support/Http.ts"
 import { withToken } from "../support/Auth.ts"
 import { asUsers, configLayer, makeHandler, type Target } from "../support/Targets.ts"
@@ -36,20 +37,6 @@ const expectNothingLeaked = async (response: Response, status: number) => {
   }
   return expectProblem(response, status)
 }
-
-/** A repository whose every operation ends with `outcome`. */
-const repoThatAlways = (
-  outcome: Effect.Effect<never, ServiceUnavailable>,
-  ready: Effect.Effect<void, ServiceUnavailable> = outcome
-) =>
-  Layer.succeed(TaskRepo, TaskRepo.of({
-    create: () => outcome,
-    list: () => outcome,
-    findById: () => outcome,
-    update: () => outcome,
-    remove: () => outcome,
-    ready
-  }))
 
 describe("an unexpected failure", () => {
   const failing = repoThatAlways(Effect.die(new Error(secret)), Effect.void)
