@@ -421,6 +421,7 @@ export const taskGraphContract = (name: string, makeTarget: () => Promise<Target
         const response = user === undefined ? await target.fetch("/graphql", request) : await target.fetchAs(user, "/graphql", request)
         expect(response.status).toBe(200)
         expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/)
+        expect(response.headers.get("cache-control")).toBe("private, no-cache")
         return readEvents(response)
       }
 

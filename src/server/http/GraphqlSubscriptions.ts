@@ -113,10 +113,8 @@ export const makeSubscriptions = (options: {
           subscriptionClosed()
         }))
       )
-      return HttpServerResponse.stream(frames, {
-        contentType: "text/event-stream; charset=utf-8",
-        headers: { "cache-control": "no-cache" }
-      })
+      // Cache-Control, as on every /graphql answer, is the edge's (AnswerHeaders).
+      return HttpServerResponse.stream(frames, { contentType: "text/event-stream; charset=utf-8" })
     })
 }
 
