@@ -65,7 +65,7 @@ const MetricsPort = Layer.unwrap(Effect.gen(function*() {
 // Past MAX_IN_FLIGHT, requests wait their turn at the door, before any work,
 // and are refused with a 503 rather than wait past MAX_QUEUE_WAIT.
 const HttpServerLive = Layer.unwrap(Effect.gen(function*() {
-  const { host, maxInFlight, maxQueueWait, port, shutdownTimeout } = yield* AppConfig
+  const { acceptSockets, host, maxInFlight, maxQueueWait, port, shutdownTimeout } = yield* AppConfig
   const context = yield* Effect.context<never>()
   const warn = (message: string) => void Effect.runForkWith(context)(Effect.logWarning(message))
   const admission = makeAdmission(
@@ -73,7 +73,7 @@ const HttpServerLive = Layer.unwrap(Effect.gen(function*() {
     shedding({ docs: HttpApp.docsPath, openapi: HttpApp.openapiPath, graphql: HttpApp.graphqlPath }, warn)
   )
   return NodeHttpServer.layer(
-    makeNodeServer({ maxHeaderBytes: maxHeadBytes, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 }, admission),
+    makeNodeServer({ maxHeaderBytes: maxHeadBytes, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, acceptors: acceptSockets }, admission),
     { host, port, backlog: 4096, gracefulShutdownTimeout: shutdownTimeout }
   )
 }))

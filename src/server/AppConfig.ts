@@ -45,6 +45,11 @@ const appConfig = Config.all({
     Config.withDefault(64)
   ),
   maxQueueWait: Config.Duration("MAX_QUEUE_WAIT").pipe(Config.withDefault(Duration.seconds(1))),
+  // Listening sockets sharing the port (SO_REUSEPORT), each accepting a connection per turn of the event
+  // loop (see http/Acceptors.ts). Only Linux spreads connections over them; elsewhere one does as well.
+  acceptSockets: Config.schema(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 64 })), "ACCEPT_SOCKETS").pipe(
+    Config.withDefault(process.platform === "linux" ? 16 : 1)
+  ),
   // Unset: none on the embedded database (a developer's machine), jwt on any other.
   authMode: optional(Config.Literals(["jwt", "none"], "AUTH_MODE")),
   jwtSecret: optional(Config.Redacted("JWT_SECRET")),

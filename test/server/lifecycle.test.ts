@@ -1,5 +1,6 @@
-import { execFileSync, spawnSync } from "node:child_process"
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { execFile, execFileSync, spawnSync } from "node:child_process"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import * as http from "node:http"
 import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -18,6 +19,33 @@ beforeAll(async () => {
 })
 afterAll(() => database.drop())
 
+/** The IPv4 sockets listening on `port`, as the kernel lists them. */
+const listeningSockets = (port: number) => {
+  const local = `:${port.toString(16).toUpperCase().padStart(4, "0")}`
+  return readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([, address, , state]) => address?.endsWith(local) && state === "0A").length
+}
+const portOf = (url: string) => Number(new URL(url).port)
+
+/** Runs the built server to its exit, as one that cannot start does. */
+const runToExit = (env: Record<string, string>) =>
+  new Promise<{ status: number | null; output: string }>((resolve) =>
+    execFile(
+      process.execPath,
+      [fileURLToPath(new URL("../../dist/start.js", import.meta.url))],
+      { env: { PATH: process.env.PATH, LOG_FORMAT: "json", ...testAuthEnv, ...env }, encoding: "utf8", timeout: 30_000 },
+      (error, stdout, stderr) => resolve({ status: error === null ? 0 : Number(error.code), output: stdout + stderr })
+    ))
+
+/** One GET on a connection of its own, as a new client makes. */
+const getOnNewConnection = (url: string) =>
+  new Promise<number>((resolve, reject) =>
+    http.get(url, { agent: false }, (response) => {
+      response.resume()
+      response.on("end", () => resolve(response.statusCode!))
+    }).on("error", reject))
+
 describe("graceful shutdown", () => {
   it("on SIGTERM refuses new connections, finishes the request in flight, then exits 0", async () => {
     const server = await startServer(database.serviceEnv)
@@ -25,6 +53,8 @@ describe("graceful shutdown", () => {
     await new Promise((resolve) => setTimeout(resolve, 200))
     server.child.kill("SIGTERM")
     await new Promise((resolve) => setTimeout(resolve, 300))
+    // Every socket that accepted the port's connections is closed, not only the first.
+    expect(listeningSockets(portOf(server.url))).toBe(0)
     await expect(fetch(new URL("/health", server.url))).rejects.toThrow()
     expect(server.child.exitCode).toBeNull()
     slow.finish()
@@ -43,6 +73,40 @@ describe("graceful shutdown", () => {
     expect(performance.now() - started).toBeLessThan(5_000)
     expect(code).toBe(0)
     await stuck.closed
+  })
+})
+
+describe("accepting connections on several sockets (ACCEPT_SOCKETS)", () => {
+  it("listens on 16 sockets sharing the port by default, and serves the connections each accepts", async () => {
+    const server = await startServer(database.serviceEnv)
+    expect(listeningSockets(portOf(server.url))).toBe(16)
+    // The kernel spreads new connections over the sockets by their address and port.
+    const statuses = await Promise.all(Array.from({ length: 64 }, () => getOnNewConnection(`${server.url}/health`)))
+    expect(statuses).toEqual(Array(64).fill(200))
+    await server.stop()
+    const one = await startServer({ ...database.serviceEnv, ACCEPT_SOCKETS: "1" })
+    expect(listeningSockets(portOf(one.url))).toBe(1)
+    await one.stop()
+  })
+
+  it("still refuses a port already in use, by another instance or by any other program", async () => {
+    const first = await startServer(database.serviceEnv)
+    const plain = net.createServer()
+    const plainPort = await freePort()
+    await new Promise<void>((resolve) => plain.listen(plainPort, "127.0.0.1", resolve))
+    try {
+      for (const port of [portOf(first.url), plainPort]) {
+        const second = await runToExit({ ...database.serviceEnv, PORT: String(port), HOST: "127.0.0.1" })
+        expect(second.status).toBe(1)
+        expect(second.output).toContain(`Cannot start: listen EADDRINUSE: address already in use 127.0.0.1:${port}`)
+      }
+      // The first instance still has every socket, and answers.
+      expect(listeningSockets(portOf(first.url))).toBe(16)
+      expect((await fetch(`${first.url}/health`)).status).toBe(200)
+    } finally {
+      plain.close()
+      await first.stop()
+    }
   })
 })
 

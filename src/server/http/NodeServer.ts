@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, ServerResponse, type ServerOptions } from "node:http"
 import { randomUUID } from "node:crypto"
 import type { Duplex } from "node:stream"
+import { acceptOnSeveralSockets } from "./Acceptors.ts"
 import type { Admission } from "./Admission.ts"
 import { problemContentType, problemDocument } from "./ProblemResponses.ts"
 
@@ -13,6 +14,8 @@ export interface ConnectionLimits {
   /** How long a client may take to send its headers, and its whole request. */
   readonly headersTimeoutMs: number
   readonly requestTimeoutMs: number
+  /** Listening sockets accepting the port's connections (see Acceptors.ts); 1 when unset. */
+  readonly acceptors?: number
 }
 
 const parserErrors: Record<string, readonly [status: number, detail: string]> = {
@@ -34,6 +37,7 @@ export const makeNodeServer = (limits: ConnectionLimits, admission?: Admission) 
   })
   const server = createServer(leaving.options)
   leaving.closeWith(server)
+  acceptOnSeveralSockets(server, limits.acceptors ?? 1)
   if (admission !== undefined) admitThrough(server, admission)
   server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
     if (error.code === "ECONNRESET" || !socket.writable) return void socket.destroy()
