@@ -71,9 +71,12 @@ describe(`a ${seconds} s soak at full load`, () => {
     const requests = Number(/(\d+) requests in/.exec(output)![1])
     const errors = /Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? "0"
     const socketErrors = /Socket errors: (.*)/.exec(output)?.[1]
+    // wrk's latency line (average, deviation, max): what a stall, if any, lasted.
+    const latency = /Latency\s+(\S+)\s+(\S+)\s+(\S+)/.exec(output)
     const [atFirst, atEnd] = samples.map((bytes) => bytes / 2 ** 20) as [number, number]
     console.log(
       `soak: ${requests} requests in ${seconds} s (${(requests / seconds).toFixed(0)}/s), non-2xx ${errors}, ` +
+        `latency average ${latency?.[1]}, max ${latency?.[3]}, socket errors ${socketErrors ?? "none"}, ` +
         `heap after GC ${atFirst.toFixed(1)} MB at ${firstSampleAt} s -> ${atEnd.toFixed(1)} MB at the end`
     )
     expect(errors).toBe("0")

@@ -65,8 +65,8 @@ const portIsFree = (options: net.ListenOptions) =>
 const openOthers = (options: net.ListenOptions, count: number, server: Server, others: Array<net.Server>) =>
   Promise.all(Array.from({ length: count }, () =>
     new Promise<void>((resolve, reject) => {
-      // As Node's HTTP server sets its own: answers are small and must not wait for Nagle.
-      const other = net.createServer({ noDelay: true }, (socket) => server.emit("connection", socket))
+      // The socket options Node's HTTP server gives the connections it accepts itself.
+      const other = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => server.emit("connection", socket))
       others.push(other)
       other.once("error", reject)
       other.listen(options, () => resolve())
