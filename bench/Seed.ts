@@ -63,7 +63,9 @@ export const serverEnv = (databaseUrl: string, port: number): Record<string, str
   JWT_SECRET: jwtSecret,
   RATE_LIMIT_REQUESTS: rateLimit,
   LOG_FORMAT: "json",
-  MALLOC_ARENA_MAX: "2"
+  MALLOC_ARENA_MAX: "2",
+  // ACCEPT_SOCKETS=1 npm run bench -- --overload: what the 16 accepting sockets change under a storm.
+  ACCEPT_SOCKETS: process.env.ACCEPT_SOCKETS
 })
 
 export interface Seeded {
