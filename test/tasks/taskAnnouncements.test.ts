@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import type { Task, TaskId } from "../../src/domain/Task.ts"
-import { type Announcement, fromPayload, toPayloads } from "../../src/server/tasks/TaskAnnouncements.ts"
+import { type Announcement, fromPayload, sentBy, toPayloads } from "../../src/server/tasks/TaskAnnouncements.ts"
 
 const task = (description: string): Task => ({
   id: "0193a1c4-6f7e-7b3a-9c1d-2f4e5a6b7c8d" as TaskId,
@@ -32,6 +32,14 @@ describe("announcements between instances", () => {
     const [payload, ...more] = toPayloads([announcement("x".repeat(9_000))])
     expect(more).toEqual([])
     expect(fromPayload(payload!)).toEqual([{ from: "instance", owner: "alice", kind: "UPDATED", id: task("").id }])
+  })
+
+  it("tell their sender without being parsed, so that an instance drops its own", () => {
+    // Fields in another order than they travel in.
+    const [payload] = toPayloads([{ task: null, id: "1", kind: "DELETED", owner: "alice", from: "instance" }])
+    expect(sentBy(payload!, "instance")).toBe(true)
+    expect(sentBy(payload!, "other")).toBe(false)
+    expect(sentBy("probe:1234", "instance")).toBe(false)
   })
 
   it("ignore a payload that is no batch (the start-up probe)", () => {

@@ -28,12 +28,10 @@ export const toPayloads = (announcements: ReadonlyArray<Announcement>): Array<st
   const payloads: Array<string> = []
   let batch: Array<string> = []
   let bytes = 2
-  for (const announcement of announcements) {
-    let json = JSON.stringify(announcement)
-    if (Buffer.byteLength(json) + 2 > payloadLimit) {
-      const { task: _, ...withoutTask } = announcement
-      json = JSON.stringify(withoutTask)
-    }
+  for (const { from, owner, kind, id, task } of announcements) {
+    // `from` first, for `sentBy`.
+    let json = JSON.stringify({ from, owner, kind, id, task })
+    if (Buffer.byteLength(json) + 2 > payloadLimit) json = JSON.stringify({ from, owner, kind, id })
     const size = Buffer.byteLength(json) + 1
     if (batch.length > 0 && bytes + size > payloadLimit) {
       payloads.push(`[${batch.join(",")}]`)
@@ -50,3 +48,10 @@ export const toPayloads = (announcements: ReadonlyArray<Announcement>): Array<st
 /** The announcements of one payload; none if it is not ours (the start-up probe). */
 export const fromPayload = (payload: string): ReadonlyArray<Announcement> =>
   payload.startsWith("[") ? JSON.parse(payload) as ReadonlyArray<Announcement> : []
+
+/**
+ * Whether `instance` sent the payload, told without parsing it: an instance
+ * hears its own notifications too, and a batch holds one instance's events,
+ * whose first one names it first.
+ */
+export const sentBy = (payload: string, instance: string): boolean => payload.startsWith(`[{"from":"${instance}"`)
